@@ -1,0 +1,889 @@
+//! What Postfix 3.x daemons log, as typed records.
+//!
+//! [`parse`] takes the syslog program tag and the logged text. Every line of a Postfix daemon
+//! becomes a [`Record`]; text that no rule knows stays [`Kind::Unrecognized`] so the caller can
+//! count it and keep it. Nothing here allocates: records borrow from the line.
+
+use crate::util::{host_addr, leading_code, leading_dsn, unbracket};
+use mailtrace_model::AttemptStatus;
+
+/// One Postfix log line.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Record<'a> {
+    /// The instance name (`postfix`, `postfix-out`): the `syslog_name` prefix.
+    pub instance: &'a str,
+    /// The daemon (`smtpd`, `qmgr`, `smtp`, ...): the last component of the program tag.
+    pub service: &'a str,
+    /// The queue id the line is about, when it names one.
+    pub queue_id: Option<&'a str>,
+    /// What the line says.
+    pub kind: Kind<'a>,
+}
+
+/// A remote client or server: `host[addr]` or `host[addr]:port`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Peer<'a> {
+    /// Host name (`unknown` when reverse DNS failed; empty for postscreen's `[addr]:port`).
+    pub host: &'a str,
+    /// IP address (or a socket name such as `private/dovecot-lmtp`).
+    pub addr: &'a str,
+    /// Port, when logged.
+    pub port: Option<&'a str>,
+}
+
+impl<'a> Peer<'a> {
+    fn parse(s: &'a str) -> Option<Peer<'a>> {
+        let (host, addr, port) = host_addr(s)?;
+        Some(Peer { host, addr, port })
+    }
+}
+
+/// An SMTP reply: `550 5.1.1 <x>: Recipient address rejected`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Reply<'a> {
+    /// The 3-digit reply code, when present.
+    pub code: Option<u16>,
+    /// The enhanced status code, when present.
+    pub dsn: Option<&'a str>,
+    /// The whole reply text, code included.
+    pub text: &'a str,
+}
+
+impl<'a> Reply<'a> {
+    /// Pull the reply code and enhanced status code out of a reply text.
+    pub fn parse(text: &'a str) -> Reply<'a> {
+        let text = text.trim();
+        let code = leading_code(text);
+        let after = if code.is_some() {
+            text[3..].trim_start_matches(['-', ' '])
+        } else {
+            text
+        };
+        Reply {
+            code,
+            dsn: leading_dsn(after),
+            text,
+        }
+    }
+}
+
+/// The `from=<> to=<> proto= helo=<>` trailer of smtpd and cleanup lines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Envelope<'a> {
+    /// Envelope sender (`Some("")` for `<>`).
+    pub from: Option<&'a str>,
+    /// Envelope recipient.
+    pub to: Option<&'a str>,
+    /// `SMTP`/`ESMTP`.
+    pub proto: Option<&'a str>,
+    /// The client's HELO name.
+    pub helo: Option<&'a str>,
+}
+
+/// One delivery attempt as a delivery agent (smtp, lmtp, local, virtual, pipe, error, ...) logs it.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Delivery<'a> {
+    /// Recipient.
+    pub to: &'a str,
+    /// Original recipient, before aliasing or rewriting.
+    pub orig_to: Option<&'a str>,
+    /// Next hop (`host[addr]:port`, `local`, `dovecot`, `none`).
+    pub relay: Option<&'a str>,
+    /// Total delay in seconds.
+    pub delay: Option<f64>,
+    /// `delays=a/b/c/d`.
+    pub delays: Option<[f64; 4]>,
+    /// Enhanced status code.
+    pub dsn: Option<&'a str>,
+    /// Outcome.
+    pub status: AttemptStatus,
+    /// The text in parentheses after the status (remote reply or local reason).
+    pub response: &'a str,
+    /// SMTP reply code found in the response.
+    pub smtp_code: Option<u16>,
+    /// `queued as NEWID` at the end of a `250` reply.
+    pub queued_as: Option<&'a str>,
+    /// The `tls=` field (Postfix 3.9+ TLS policy summary), when logged.
+    pub tls: Option<&'a str>,
+}
+
+/// What a Postfix line says.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Kind<'a> {
+    /// smtpd: `connect from host[addr]`.
+    Connect {
+        /// The client.
+        client: Peer<'a>,
+    },
+    /// smtpd: `disconnect from host[addr] ehlo=1 mail=1 ... commands=5`.
+    Disconnect {
+        /// The client.
+        client: Peer<'a>,
+        /// The command counts, as logged.
+        commands: Option<&'a str>,
+    },
+    /// smtpd: `lost connection after STAGE from ...` or `timeout after STAGE from ...`.
+    LostConnection {
+        /// `lost connection` or `timeout`.
+        what: &'a str,
+        /// The SMTP stage (`DATA`, `CONNECT`, `STARTTLS`...).
+        stage: &'a str,
+        /// The client.
+        client: Peer<'a>,
+    },
+    /// smtpd: `QUEUEID: client=host[addr], sasl_method=..., sasl_username=...`.
+    Client {
+        /// The client.
+        client: Peer<'a>,
+        /// SASL method of an authenticated client.
+        sasl_method: Option<&'a str>,
+        /// SASL user name of an authenticated client.
+        sasl_username: Option<&'a str>,
+        /// Queue id of the original message (`smtpd_client_port_logging`/XCLIENT forwarding).
+        orig_queue_id: Option<&'a str>,
+    },
+    /// smtpd/postscreen/cleanup: `NOQUEUE: reject: RCPT from host[addr]: 550 ...; from=<> to=<>`
+    /// (also `filter`, `hold`, `discard`, `redirect`, `reject_warning`, `milter-reject`, `proxy-reject`).
+    Reject {
+        /// `reject`, `filter`, `hold`, `discard`, `milter-reject`, ...
+        action: &'a str,
+        /// `RCPT`, `MAIL`, `DATA`, `END-OF-MESSAGE`, `CONNECT`, ...
+        stage: &'a str,
+        /// The client, when logged.
+        client: Option<Peer<'a>>,
+        /// The reply the client got (or the action's reason).
+        reply: Reply<'a>,
+        /// The envelope of the transaction.
+        envelope: Envelope<'a>,
+    },
+    /// cleanup: a header or body check fired (`info`, `warning`, `reject`, `hold`, `discard`,
+    /// `redirect`, `prepend`, `replace`, `filter`, `milter-header-...`).
+    Check {
+        /// The action.
+        action: &'a str,
+        /// `header` or `body`.
+        part: &'a str,
+        /// The matched text (`Subject: hello`).
+        text: &'a str,
+        /// The client as logged (`host[addr]` or `local`).
+        client: &'a str,
+        /// The envelope.
+        envelope: Envelope<'a>,
+        /// Optional text after the trailer (the reject reply or hold reason).
+        reply: Option<Reply<'a>>,
+    },
+    /// smtpd: `warning: host[addr]: SASL LOGIN authentication failed: ...`.
+    SaslFailed {
+        /// The client.
+        client: Peer<'a>,
+        /// SASL method.
+        method: &'a str,
+        /// Reason text.
+        reason: &'a str,
+    },
+    /// smtpd/smtp/tlsproxy: `Anonymous TLS connection established from ...: TLSv1.3 with cipher ...`.
+    Tls {
+        /// `Anonymous`, `Untrusted`, `Trusted`, `Verified`.
+        trust: &'a str,
+        /// `from` (a client) or `to` (a server).
+        direction: &'a str,
+        /// The peer.
+        peer: Peer<'a>,
+        /// Protocol and cipher.
+        details: &'a str,
+    },
+    /// postscreen: `CONNECT`, `PASS NEW`, `PASS OLD`, `DNSBL rank N`, `PREGREET`, `HANGUP`,
+    /// `DISCONNECT`, `COMMAND ... LIMIT`, `NON-SMTP COMMAND`, allow/deny list hits.
+    Postscreen {
+        /// The upper-case action words (`PASS NEW`, `DNSBL rank 3`).
+        action: &'a str,
+        /// The client.
+        client: Option<Peer<'a>>,
+        /// Anything after the client.
+        detail: &'a str,
+    },
+    /// dnsblog: `addr 1.2.3.4 listed by domain zen.spamhaus.org as 127.0.0.2`.
+    DnsblHit {
+        /// The listed address.
+        addr: &'a str,
+        /// The DNSBL domain.
+        domain: &'a str,
+        /// The A record returned.
+        result: &'a str,
+    },
+    /// pickup: `QUEUEID: uid=0 from=<root>`.
+    Pickup {
+        /// Submitting uid.
+        uid: Option<u32>,
+        /// Envelope sender.
+        from: &'a str,
+    },
+    /// cleanup: `QUEUEID: message-id=<...>`.
+    MessageId(&'a str),
+    /// cleanup: `QUEUEID: resent-message-id=<...>`.
+    ResentMessageId(&'a str),
+    /// qmgr: `QUEUEID: from=<x>, size=N, nrcpt=N (queue active)`.
+    Queued {
+        /// Envelope sender.
+        from: &'a str,
+        /// Size in bytes.
+        size: Option<u64>,
+        /// Number of recipients.
+        nrcpt: Option<u32>,
+    },
+    /// qmgr: `QUEUEID: removed` (the message left the queue).
+    Removed,
+    /// qmgr: `QUEUEID: from=<x>, status=expired, returned to sender`.
+    Expired {
+        /// Envelope sender.
+        from: &'a str,
+    },
+    /// qmgr: `QUEUEID: skipped, still being delivered`.
+    Skipped,
+    /// A delivery agent: `QUEUEID: to=<..>, relay=.., delay=.., dsn=.., status=.. (...)`.
+    Delivery(Delivery<'a>),
+    /// A delivery agent note about a queued message that is not a per-recipient status:
+    /// `host X said: ...`, `lost connection with X while ...`, `conversation with X timed out`.
+    DeliveryNote {
+        /// The text.
+        text: &'a str,
+        /// SMTP reply code, when the remote said one.
+        smtp_code: Option<u16>,
+    },
+    /// smtp/lmtp without queue id: `connect to host[addr]:25: Connection refused`,
+    /// `Host or domain name not found`, `certificate verification failed ...`.
+    ConnectFailure {
+        /// What could not be reached.
+        target: &'a str,
+        /// Why.
+        reason: &'a str,
+    },
+    /// bounce: `QUEUEID: sender non-delivery notification: NEWID` (also `postmaster non-delivery`,
+    /// `sender delay`, `sender delivery status`, `sender success`).
+    Notification {
+        /// `sender non-delivery`, `sender delay`, ...
+        what: &'a str,
+        /// Queue id of the notification message.
+        child: &'a str,
+    },
+    /// postsuper: an administrator acted on a queued message.
+    Postsuper(PostsuperAction),
+    /// `warning:`, `error:`, `fatal:`, `panic:` lines without a more specific meaning.
+    Diagnostic {
+        /// `warning`, `error`, `fatal`, `panic`.
+        level: &'a str,
+        /// The rest.
+        text: &'a str,
+    },
+    /// anvil/scache/qmgr `statistics: ...` and cache cleanup lines.
+    Statistics(&'a str),
+    /// master and postfix-script life cycle: `daemon started`, `reload`, `terminating on signal`.
+    Lifecycle(&'a str),
+    /// Known informational smtpd/smtp lines (`improper command pipelining`, `too many errors`,
+    /// `SSL_accept error`, `discarding EHLO keywords`, `proxy-accept`, ...).
+    Note(&'a str),
+    /// A line about a queued message whose text no rule above describes; it still belongs to the message.
+    QueueNote(&'a str),
+    /// A Postfix line that no rule knows.
+    Unrecognized(&'a str),
+}
+
+/// What `postsuper` did to a queued message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PostsuperAction {
+    /// `removed` (deleted with `postsuper -d`).
+    Removed,
+    /// `requeued` (`postsuper -r`).
+    Requeued,
+    /// `placed on hold` (`postsuper -h`).
+    Held,
+    /// `released from hold` (`postsuper -H`).
+    Released,
+}
+
+/// Postfix daemons whose tag may come without the `postfix` prefix (custom `syslog_name`).
+const SERVICES: &[&str] = &[
+    "smtpd",
+    "smtp",
+    "lmtp",
+    "local",
+    "virtual",
+    "pipe",
+    "error",
+    "retry",
+    "discard",
+    "qmgr",
+    "nqmgr",
+    "oqmgr",
+    "cleanup",
+    "pickup",
+    "bounce",
+    "defer",
+    "trace",
+    "postsuper",
+    "postscreen",
+    "dnsblog",
+    "anvil",
+    "scache",
+    "tlsmgr",
+    "tlsproxy",
+    "master",
+    "postfix-script",
+    "postdrop",
+    "sendmail",
+    "postmap",
+    "postlog",
+    "postlogd",
+    "postqueue",
+    "verify",
+    "trivial-rewrite",
+    "showq",
+    "flush",
+    "proxymap",
+    "spawn",
+    "qmqpd",
+    "postmulti",
+    "postconf",
+    "postalias",
+    "relay",
+];
+
+/// Is this program tag a Postfix daemon? Returns `(instance, service)`.
+pub fn program(tag: &str) -> Option<(&str, &str)> {
+    let (instance, _) = tag.split_once('/')?;
+    let service = tag.rsplit('/').next()?;
+    (instance.starts_with("postfix") || SERVICES.contains(&service)).then_some((instance, service))
+}
+
+/// Parse what a Postfix daemon logged. `None` when `program` is not a Postfix daemon.
+pub fn parse<'a>(program_tag: &'a str, text: &'a str) -> Option<Record<'a>> {
+    let (instance, service) = program(program_tag)?;
+    let (queue_id, body) = match split_queue_id(text) {
+        Some((q, b)) => (Some(q), b),
+        None => (None, text),
+    };
+    let kind = match queue_id {
+        Some(qid) => queue_line(service, qid, body),
+        None => other_line(service, body),
+    };
+    Some(Record {
+        instance,
+        service,
+        queue_id: queue_id.filter(|q| *q != "NOQUEUE"),
+        kind,
+    })
+}
+
+/// `QUEUEID: rest`; short ids are upper-case hex, long ids (`enable_long_queue_ids`) use an
+/// alphabet without vowels, so words such as `warning:` are never taken for queue ids.
+fn split_queue_id(text: &str) -> Option<(&str, &str)> {
+    let colon = memchr::memchr(b':', text.as_bytes().get(..24.min(text.len()))?)?;
+    let id = &text[..colon];
+    let rest = text[colon + 1..]
+        .strip_prefix(' ')
+        .unwrap_or(&text[colon + 1..]);
+    if id == "NOQUEUE" {
+        return Some((id, rest));
+    }
+    let b = id.as_bytes();
+    let short = (5..=15).contains(&b.len())
+        && b.iter()
+            .all(|c| c.is_ascii_digit() || (b'A'..=b'F').contains(c));
+    let long = (10..=20).contains(&b.len())
+        && b.iter().any(u8::is_ascii_digit)
+        && b.iter()
+            .all(|c| c.is_ascii_alphanumeric() && !b"aeiouAEIOU".contains(c));
+    (short || long).then_some((id, rest))
+}
+
+fn queue_line<'a>(service: &'a str, qid: &'a str, body: &'a str) -> Kind<'a> {
+    if let Some(k) = reject_like(body) {
+        return k;
+    }
+    if qid == "NOQUEUE" {
+        return Kind::Unrecognized(body);
+    }
+    if let Some(rest) = body.strip_prefix("to=") {
+        if let Some(d) = delivery(rest) {
+            return Kind::Delivery(d);
+        }
+    }
+    match service {
+        "smtpd" | "submission" | "smtps" => {
+            if let Some(rest) = body.strip_prefix("client=") {
+                return client_line(rest).unwrap_or(Kind::QueueNote(body));
+            }
+        }
+        "cleanup" => {
+            if let Some(id) = body.strip_prefix("message-id=") {
+                return Kind::MessageId(id);
+            }
+            if let Some(id) = body.strip_prefix("resent-message-id=") {
+                return Kind::ResentMessageId(id);
+            }
+            if let Some(k) = check_line(body) {
+                return k;
+            }
+        }
+        "pickup" => {
+            if let Some(rest) = body.strip_prefix("uid=") {
+                let (uid, from) = rest.split_once(" from=").unwrap_or((rest, ""));
+                return Kind::Pickup {
+                    uid: uid.parse().ok(),
+                    from: unbracket(from),
+                };
+            }
+        }
+        "postsuper" => {
+            let action = match body {
+                "removed" => Some(PostsuperAction::Removed),
+                "requeued" => Some(PostsuperAction::Requeued),
+                "placed on hold" => Some(PostsuperAction::Held),
+                "released from hold" => Some(PostsuperAction::Released),
+                _ => None,
+            };
+            if let Some(a) = action {
+                return Kind::Postsuper(a);
+            }
+        }
+        _ => {}
+    }
+    if body == "removed" {
+        return Kind::Removed;
+    }
+    if body.starts_with("skipped, still being delivered") {
+        return Kind::Skipped;
+    }
+    if let Some(rest) = body.strip_prefix("from=") {
+        let (from, tail) = address_value(rest);
+        if tail.contains("status=expired") {
+            return Kind::Expired { from };
+        }
+        let mut size = None;
+        let mut nrcpt = None;
+        for kv in tail.split(", ") {
+            if let Some(v) = kv.strip_prefix("size=") {
+                size = v.parse().ok();
+            } else if let Some(v) = kv.strip_prefix("nrcpt=") {
+                nrcpt = v.split(' ').next().and_then(|n| n.parse().ok());
+            }
+        }
+        return Kind::Queued { from, size, nrcpt };
+    }
+    if let Some((what, child)) = body.rsplit_once(" notification: ") {
+        return Kind::Notification {
+            what,
+            child: child.trim(),
+        };
+    }
+    if let Some((level, text)) = diagnostic(body) {
+        return Kind::Diagnostic { level, text };
+    }
+    Kind::DeliveryNote {
+        text: body,
+        smtp_code: body
+            .split_once(" said: ")
+            .and_then(|(_, r)| leading_code(r)),
+    }
+}
+
+fn other_line<'a>(service: &'a str, body: &'a str) -> Kind<'a> {
+    if let Some(k) = smtpd_session_line(body) {
+        return k;
+    }
+    if service == "postscreen" {
+        if let Some(k) = postscreen_line(body) {
+            return k;
+        }
+    }
+    if let Some(rest) = body.strip_prefix("addr ") {
+        if let Some((addr, rest)) = rest.split_once(" listed by domain ") {
+            let (domain, result) = rest.split_once(" as ").unwrap_or((rest, ""));
+            return Kind::DnsblHit {
+                addr,
+                domain,
+                result,
+            };
+        }
+    }
+    if let Some(rest) = body.strip_prefix("connect to ") {
+        if let Some((target, reason)) = rest.rsplit_once(": ") {
+            return Kind::ConnectFailure { target, reason };
+        }
+    }
+    if let Some((level, text)) = diagnostic(body) {
+        if let Some(k) = sasl_failure(text) {
+            return k;
+        }
+        return Kind::Diagnostic { level, text };
+    }
+    if body.starts_with("statistics: ") || body.starts_with("cache ") && body.contains(" cleanup: ")
+    {
+        return Kind::Statistics(body);
+    }
+    const LIFECYCLE: &[&str] = &[
+        "daemon started",
+        "reload ",
+        "terminating on signal",
+        "starting the Postfix mail system",
+        "stopping the Postfix mail system",
+        "refreshing the Postfix mail system",
+        "waiting on ",
+        "master daemon",
+        "Postfix is running",
+        "Postfix is using",
+    ];
+    if LIFECYCLE.iter().any(|p| body.starts_with(p)) {
+        return Kind::Lifecycle(body);
+    }
+    const NOTES: &[&str] = &[
+        "improper command pipelining",
+        "too many errors after",
+        "SSL_accept error",
+        "SSL_connect error",
+        "bare <LF> received",
+        "discarding EHLO keywords",
+        "certificate verification failed",
+        "proxy-accept: ",
+        "Deleted: ",
+        "Requeued: ",
+        "Placed on hold: ",
+        "Released from hold: ",
+        "host ",
+        "server certificate verification",
+        "mapping DSN status",
+        "verify ",
+        "connect from ",
+        "setting up TLS connection",
+        "TLS library problem",
+        "Host offered STARTTLS",
+        "dnsblog_query",
+        "disconnect: ",
+        "message file too big",
+        "key-exchange",
+        "ALL TESTS",
+    ];
+    if NOTES.iter().any(|p| body.starts_with(p)) {
+        return Kind::Note(body);
+    }
+    if matches!(
+        service,
+        "tls_features" | "tlsmgr" | "postfix-script" | "master"
+    ) {
+        return Kind::Lifecycle(body);
+    }
+    Kind::Unrecognized(body)
+}
+
+/// `warning: ...`, `error: ...`, `fatal: ...`, `panic: ...`.
+fn diagnostic(body: &str) -> Option<(&str, &str)> {
+    for level in ["warning", "error", "fatal", "panic"] {
+        if let Some(rest) = body.strip_prefix(level).and_then(|r| r.strip_prefix(": ")) {
+            return Some((level, rest));
+        }
+    }
+    None
+}
+
+/// `host[addr]: SASL LOGIN authentication failed: reason`.
+fn sasl_failure(text: &str) -> Option<Kind<'_>> {
+    let (client, rest) = text.split_once(": SASL ")?;
+    let (method, reason) = rest.split_once(" authentication failed")?;
+    Some(Kind::SaslFailed {
+        client: Peer::parse(client)?,
+        method,
+        reason: reason.trim_start_matches(':').trim(),
+    })
+}
+
+fn smtpd_session_line(body: &str) -> Option<Kind<'_>> {
+    if let Some(rest) = body.strip_prefix("connect from ") {
+        return Some(Kind::Connect {
+            client: Peer::parse(rest)?,
+        });
+    }
+    if let Some(rest) = body.strip_prefix("disconnect from ") {
+        let (c, commands) = match rest.split_once(' ') {
+            Some((c, cmds)) => (c, Some(cmds)),
+            None => (rest, None),
+        };
+        return Some(Kind::Disconnect {
+            client: Peer::parse(c)?,
+            commands,
+        });
+    }
+    for what in ["lost connection", "timeout"] {
+        if let Some(rest) = body
+            .strip_prefix(what)
+            .and_then(|r| r.strip_prefix(" after "))
+        {
+            let (stage, client) = rest.rsplit_once(" from ")?;
+            return Some(Kind::LostConnection {
+                what,
+                stage,
+                client: Peer::parse(client.trim_end_matches(':'))?,
+            });
+        }
+    }
+    for trust in ["Anonymous", "Untrusted", "Trusted", "Verified"] {
+        if let Some(rest) = body
+            .strip_prefix(trust)
+            .and_then(|r| r.strip_prefix(" TLS connection established "))
+        {
+            let (direction, rest) = rest.split_once(' ')?;
+            let (peer, details) = rest.split_once(": ").unwrap_or((rest, ""));
+            return Some(Kind::Tls {
+                trust,
+                direction,
+                peer: Peer::parse(peer)?,
+                details,
+            });
+        }
+    }
+    reject_like(body)
+}
+
+/// postscreen's upper-case event lines.
+fn postscreen_line(body: &str) -> Option<Kind<'_>> {
+    // The action is the run of words before the client `[addr]:port` (or `from [addr]`).
+    let bracket = body.find('[')?;
+    let head = body[..bracket].trim_end();
+    let head = head.strip_suffix(" from").unwrap_or(head);
+    let after = &body[bracket..];
+    let end = after.find(' ').unwrap_or(after.len());
+    let client = Peer::parse(after[..end].trim_end_matches(':'));
+    let detail = after[end..].trim_start();
+    (!head.is_empty() && head.bytes().next().is_some_and(|b| b.is_ascii_uppercase())).then_some(
+        Kind::Postscreen {
+            action: head,
+            client,
+            detail,
+        },
+    )
+}
+
+/// `client=host[addr], sasl_method=PLAIN, sasl_username=u, orig_queue_id=..., orig_client=...`.
+fn client_line(rest: &str) -> Option<Kind<'_>> {
+    let mut parts = rest.split(", ");
+    let client = Peer::parse(parts.next()?)?;
+    let mut sasl_method = None;
+    let mut sasl_username = None;
+    let mut orig_queue_id = None;
+    for p in parts {
+        if let Some(v) = p.strip_prefix("sasl_method=") {
+            sasl_method = Some(v);
+        } else if let Some(v) = p.strip_prefix("sasl_username=") {
+            sasl_username = Some(v);
+        } else if let Some(v) = p.strip_prefix("orig_queue_id=") {
+            orig_queue_id = Some(v);
+        }
+    }
+    Some(Kind::Client {
+        client,
+        sasl_method,
+        sasl_username,
+        orig_queue_id,
+    })
+}
+
+const REJECT_ACTIONS: &[&str] = &[
+    "reject",
+    "reject_warning",
+    "filter",
+    "hold",
+    "discard",
+    "redirect",
+    "milter-reject",
+    "milter-discard",
+    "milter-hold",
+    "proxy-reject",
+    "bcc",
+];
+
+/// `ACTION: STAGE from host[addr]: REPLY; from=<> to=<> proto= helo=<>` (smtpd, postscreen,
+/// cleanup milter) and `proxy-reject: END-OF-MESSAGE: REPLY; from=...`.
+fn reject_like(body: &str) -> Option<Kind<'_>> {
+    let (action, rest) = body.split_once(": ")?;
+    if !REJECT_ACTIONS.contains(&action) {
+        return None;
+    }
+    let (stage, rest) = rest.split_once(' ').unwrap_or((rest, ""));
+    if stage == "header"
+        || stage == "body"
+        || !stage
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b == b'-' || b == b':')
+    {
+        return None;
+    }
+    let stage = stage.trim_end_matches(':');
+    let (client, rest) = match rest.strip_prefix("from ") {
+        Some(r) => {
+            let (c, r) = r.split_once(": ").unwrap_or((r, ""));
+            (Peer::parse(c), r)
+        }
+        None => (None, rest),
+    };
+    let (reply, envelope) = split_trailer(rest);
+    Some(Kind::Reject {
+        action,
+        stage,
+        client,
+        reply: Reply::parse(reply),
+        envelope,
+    })
+}
+
+/// Split `REPLY; from=<a> to=<b> proto=ESMTP helo=<h>` at the last trailer.
+fn split_trailer(s: &str) -> (&str, Envelope<'_>) {
+    let start = ["; from=", "; to=", "; proto="]
+        .iter()
+        .filter_map(|k| s.rfind(k))
+        .min();
+    match start {
+        Some(i) => (&s[..i], parse_envelope(&s[i + 2..]).0),
+        None => (s, Envelope::default()),
+    }
+}
+
+/// Parse `from=<a> to=<b> proto=ESMTP helo=<h>` (space or `, ` separated); returns the rest after
+/// the trailer (cleanup's `: reply`).
+fn parse_envelope(mut s: &str) -> (Envelope<'_>, &str) {
+    let mut env = Envelope::default();
+    loop {
+        s = s.trim_start_matches([' ', ',']);
+        let Some((key, rest)) = s.split_once('=') else {
+            break;
+        };
+        let slot = match key {
+            "from" => &mut env.from,
+            "to" => &mut env.to,
+            "proto" => &mut env.proto,
+            "helo" => &mut env.helo,
+            _ => break,
+        };
+        let (value, tail) = if rest.starts_with('<') {
+            match rest.find(['>']) {
+                Some(i) => {
+                    // The value ends at the last `>` before the next separator.
+                    let end = rest[i..]
+                        .find(|c| c == ' ' || c == ',' || c == ':')
+                        .map_or(rest.len(), |j| i + j);
+                    let v = &rest[..end];
+                    let close = v.rfind('>').unwrap_or(v.len() - 1);
+                    (&rest[1..close], &rest[close + 1..])
+                }
+                None => (&rest[1..], ""),
+            }
+        } else {
+            let end = rest.find([' ', ',']).unwrap_or(rest.len());
+            let end = if rest[..end].ends_with(':') {
+                end - 1
+            } else {
+                end
+            };
+            (&rest[..end], &rest[end..])
+        };
+        *slot = Some(value);
+        s = tail;
+    }
+    let rest = s.trim_start().strip_prefix(':').map_or(s, str::trim);
+    (env, rest)
+}
+
+/// cleanup: `ACTION: header|body TEXT from CLIENT; from=<> to=<> proto= helo=<>[: REPLY]`.
+fn check_line(body: &str) -> Option<Kind<'_>> {
+    let (action, rest) = body.split_once(": ")?;
+    if action.contains(' ') {
+        return None;
+    }
+    let (part, rest) = rest.split_once(' ')?;
+    if part != "header" && part != "body" {
+        return None;
+    }
+    let trailer = rest.rfind("; from=").or_else(|| rest.rfind("; to="))?;
+    let (text, client) = rest[..trailer].rsplit_once(" from ")?;
+    let (envelope, after) = parse_envelope(&rest[trailer + 2..]);
+    Some(Kind::Check {
+        action,
+        part,
+        text,
+        client,
+        envelope,
+        reply: (!after.is_empty()).then(|| Reply::parse(after)),
+    })
+}
+
+/// Value of `key=<addr>` or `key=addr` up to `, `; returns (value, rest after the separator).
+fn address_value(s: &str) -> (&str, &str) {
+    if let Some(r) = s.strip_prefix('<') {
+        if let Some(i) = r.find(">, ").or_else(|| r.strip_suffix('>').map(str::len)) {
+            return (&r[..i], r.get(i + 3..).unwrap_or(""));
+        }
+    }
+    match s.split_once(", ") {
+        Some((v, r)) => (v, r),
+        None => (s, ""),
+    }
+}
+
+/// `to=<..>, orig_to=<..>, relay=.., delay=.., delays=a/b/c/d, dsn=.., status=word (response)`.
+fn delivery(rest: &str) -> Option<Delivery<'_>> {
+    let (to, mut s) = address_value(rest);
+    let mut d = Delivery {
+        to,
+        ..Delivery::default()
+    };
+    let mut status = None;
+    while !s.is_empty() {
+        let (key, value_and_rest) = s.split_once('=')?;
+        if key == "status" {
+            let (word, resp) = value_and_rest
+                .split_once(' ')
+                .unwrap_or((value_and_rest, ""));
+            let word = word.split('-').next().unwrap_or(word);
+            status = AttemptStatus::from_postfix(word);
+            let resp = resp.trim();
+            d.response = resp
+                .strip_prefix('(')
+                .map(|r| r.strip_suffix(')').unwrap_or(r))
+                .unwrap_or(resp);
+            break;
+        }
+        let (value, tail) = address_value(value_and_rest);
+        match key {
+            "orig_to" => d.orig_to = Some(value),
+            "relay" => d.relay = Some(value),
+            "delay" => d.delay = value.parse().ok(),
+            "delays" => {
+                let mut it = value.split('/').map(|p| p.parse::<f64>().ok());
+                if let (Some(Some(a)), Some(Some(b)), Some(Some(c)), Some(Some(e))) =
+                    (it.next(), it.next(), it.next(), it.next())
+                {
+                    d.delays = Some([a, b, c, e]);
+                }
+            }
+            "dsn" => d.dsn = Some(value),
+            "tls" => d.tls = Some(value),
+            _ => {}
+        }
+        s = tail;
+    }
+    d.status = status?;
+    d.smtp_code = leading_code(d.response).or_else(|| {
+        d.response
+            .split_once(" said: ")
+            .and_then(|(_, r)| leading_code(r))
+    });
+    d.queued_as = d.response.rsplit_once("queued as ").and_then(|(_, id)| {
+        let id = id.trim_end_matches([')', '.', ' ']);
+        let end = id
+            .find(|c: char| !c.is_ascii_alphanumeric())
+            .unwrap_or(id.len());
+        (end > 0).then(|| &id[..end])
+    });
+    Some(d)
+}
+
+#[cfg(test)]
+mod tests;

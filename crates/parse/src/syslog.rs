@@ -1,0 +1,442 @@
+//! Syslog envelopes: when, which host, which program wrote a line.
+//!
+//! Three layouts are recognised:
+//! - traditional BSD (RFC 3164) `Mmm dd hh:mm:ss host prog[pid]: text`, optionally after `<PRI>`;
+//!   it carries no year and no zone, so both come from the [`Context`];
+//! - RFC 3339 timestamps in place of the BSD one (rsyslog `RSYSLOG_FileFormat`, journald exports);
+//! - RFC 5424 `<PRI>1 TIMESTAMP HOST APP PROCID MSGID [SD] MSG`, with or without `<PRI>`.
+
+use jiff::tz::TimeZone;
+use mailtrace_model::Ts;
+use serde::{Deserialize, Serialize};
+
+/// The envelope of one syslog line. Borrows from the line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Envelope<'a> {
+    /// When the line was written.
+    pub ts: Ts,
+    /// The host name field.
+    pub host: &'a str,
+    /// The program tag without pid (`postfix/smtpd`, `postfix-out/smtp`).
+    pub program: &'a str,
+    /// The process id, when logged.
+    pub pid: Option<u32>,
+    /// What the program logged.
+    pub text: &'a str,
+}
+
+/// What a BSD timestamp needs to become an instant: the year and the zone of the server.
+///
+/// The year starts from an anchor (normally the file's modification time: the newest line of a
+/// file is not newer than the file) and rolls over when the month goes back (December → January).
+#[derive(Debug, Clone)]
+pub struct Context {
+    tz: TimeZone,
+    state: YearState,
+    cache: Option<(i64, i64)>,
+}
+
+/// The part of a [`Context`] that must survive a checkpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct YearState {
+    /// Year of the last BSD line seen.
+    pub year: i16,
+    /// Month (1–12) of the last BSD line seen; 0 before the first line.
+    pub month: u8,
+    /// While no line was seen: lines dated after this month belong to the year before.
+    pub anchor_month: u8,
+}
+
+impl Context {
+    /// Lines are from `year`, with roll-over at year end.
+    pub fn new(year: i16, tz: TimeZone) -> Context {
+        Context::with_state(
+            YearState {
+                year,
+                month: 0,
+                anchor_month: 12,
+            },
+            tz,
+        )
+    }
+
+    /// The input ends at (`year`, `month`), e.g. the file's modification time: a first line
+    /// dated after `month` is from the year before.
+    pub fn ending_at(year: i16, month: u8, tz: TimeZone) -> Context {
+        Context::with_state(
+            YearState {
+                year,
+                month: 0,
+                anchor_month: month.clamp(1, 12),
+            },
+            tz,
+        )
+    }
+
+    /// Resume from a saved [`YearState`].
+    pub fn with_state(state: YearState, tz: TimeZone) -> Context {
+        Context {
+            tz,
+            state,
+            cache: None,
+        }
+    }
+
+    /// The state to save with a checkpoint.
+    pub fn state(&self) -> YearState {
+        self.state
+    }
+
+    fn year_for(&mut self, month: u8) -> i16 {
+        let st = &mut self.state;
+        if st.month == 0 {
+            if month > st.anchor_month {
+                st.year -= 1;
+            }
+            st.month = month;
+        } else if month + 6 <= st.month {
+            // Went from late in the year to early: a new year began (December → January).
+            st.year += 1;
+            st.month = month;
+        } else if month >= st.month + 6 {
+            // A straggler from the previous year (e.g. a late December line after January ones).
+            return st.year - 1;
+        } else {
+            st.month = month;
+        }
+        st.year
+    }
+
+    /// Seconds since the epoch of a civil time in the context's zone.
+    fn local_to_utc(&mut self, y: i16, mo: u8, d: u8, h: u8, mi: u8, s: u8) -> Option<i64> {
+        let days = days_from_civil(i64::from(y), i64::from(mo), i64::from(d));
+        let local = days * 86_400 + i64::from(h) * 3600 + i64::from(mi) * 60 + i64::from(s);
+        let hour = local.div_euclid(3600);
+        let offset = match self.cache {
+            Some((hh, off)) if hh == hour => off,
+            _ => {
+                let dt = jiff::civil::DateTime::new(y, mo as i8, d as i8, h as i8, 0, 0, 0).ok()?;
+                let ts = self.tz.to_ambiguous_timestamp(dt).compatible().ok()?;
+                let off = local - i64::from(mi) * 60 - i64::from(s) - ts.as_second();
+                self.cache = Some((hour, off));
+                off
+            }
+        };
+        Some(local - offset)
+    }
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+const MONTHS: [&[u8; 3]; 12] = [
+    b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov", b"Dec",
+];
+
+fn num(b: &[u8]) -> Option<u32> {
+    if b.is_empty() {
+        return None;
+    }
+    let mut n: u32 = 0;
+    for &c in b {
+        if !c.is_ascii_digit() {
+            return None;
+        }
+        n = n * 10 + u32::from(c - b'0');
+    }
+    Some(n)
+}
+
+/// Parse the envelope of `line`; `None` when it has none of the known layouts.
+pub fn parse<'a>(line: &'a str, ctx: &mut Context) -> Option<Envelope<'a>> {
+    let mut rest = line;
+    if let Some(r) = rest.strip_prefix('<') {
+        let end = r.find('>')?;
+        num(r[..end].as_bytes())?;
+        rest = &r[end + 1..];
+        if let Some(r5424) = rest.strip_prefix("1 ") {
+            return parse_5424(r5424);
+        }
+    } else if let Some(r5424) = rest.strip_prefix("1 ") {
+        return parse_5424(r5424);
+    }
+    let b = rest.as_bytes();
+    let (ts, after) = if b.len() >= 16 && b[3] == b' ' && b[0].is_ascii_uppercase() {
+        let month = MONTHS.iter().position(|m| &b[..3] == *m)? as u8 + 1;
+        let day = if b[4] == b' ' {
+            num(&b[5..6])?
+        } else {
+            num(&b[4..6])?
+        } as u8;
+        if b[6] != b' ' || b[9] != b':' || b[12] != b':' {
+            return None;
+        }
+        let h = num(&b[7..9])? as u8;
+        let mi = num(&b[10..12])? as u8;
+        let s = num(&b[13..15])? as u8;
+        if !(1..=31).contains(&day) || h > 23 || mi > 59 || s > 60 {
+            return None;
+        }
+        let mut after = &rest[15..];
+        // Some syslog daemons add the year or sub-seconds: `Mmm dd hh:mm:ss.mmm`.
+        let mut micros = 0;
+        if let Some(frac) = after.strip_prefix('.') {
+            let n = frac.find(' ').unwrap_or(frac.len());
+            micros = fraction_micros(&frac[..n])?;
+            after = &frac[n..];
+        }
+        let year = ctx.year_for(month);
+        let secs = ctx.local_to_utc(year, month, day, h, mi, s.min(59))?;
+        (Ts(secs * 1_000_000 + micros), after.strip_prefix(' ')?)
+    } else if b.len() >= 20 && b[4] == b'-' && b[10] == b'T' {
+        let sp = rest.find(' ')?;
+        (rfc3339(&rest[..sp])?, &rest[sp + 1..])
+    } else {
+        return None;
+    };
+    let (host, after) = after.split_once(' ')?;
+    let (program, pid, text) = tag(after)?;
+    Some(Envelope {
+        ts,
+        host,
+        program,
+        pid,
+        text,
+    })
+}
+
+/// `prog[pid]: text` or `prog: text`.
+fn tag(s: &str) -> Option<(&str, Option<u32>, &str)> {
+    let colon = s
+        .find(": ")
+        .or_else(|| s.strip_suffix(':').map(|p| p.len()))?;
+    let head = &s[..colon];
+    let text = s.get(colon + 2..).unwrap_or("");
+    if head.is_empty() || head.contains(' ') {
+        return None;
+    }
+    match head.strip_suffix(']').and_then(|h| h.split_once('[')) {
+        Some((prog, pid)) => Some((prog, Some(num(pid.as_bytes())?), text)),
+        None => Some((head, None, text)),
+    }
+}
+
+fn parse_5424(s: &str) -> Option<Envelope<'_>> {
+    let mut it = s.splitn(6, ' ');
+    let ts = rfc3339(it.next()?)?;
+    let host = it.next()?;
+    let app = it.next()?;
+    let procid = it.next()?;
+    let _msgid = it.next()?;
+    let rest = it.next().unwrap_or("");
+    let text = skip_structured_data(rest)?;
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    Some(Envelope {
+        ts,
+        host: if host == "-" { "" } else { host },
+        program: if app == "-" { "" } else { app },
+        pid: num(procid.as_bytes()),
+        text,
+    })
+}
+
+/// Skip RFC 5424 STRUCTURED-DATA (`-` or `[id k="v"]...`, `\]` escapes inside values).
+fn skip_structured_data(s: &str) -> Option<&str> {
+    if let Some(r) = s.strip_prefix('-') {
+        return Some(r.strip_prefix(' ').unwrap_or(r));
+    }
+    let b = s.as_bytes();
+    let mut i = 0;
+    while i < b.len() && b[i] == b'[' {
+        let mut in_quotes = false;
+        i += 1;
+        loop {
+            let c = *b.get(i)?;
+            match c {
+                b'\\' if in_quotes => i += 1,
+                b'"' => in_quotes = !in_quotes,
+                b']' if !in_quotes => break,
+                _ => {}
+            }
+            i += 1;
+        }
+        i += 1;
+    }
+    let r = &s[i.min(s.len())..];
+    Some(r.strip_prefix(' ').unwrap_or(r))
+}
+
+fn fraction_micros(f: &str) -> Option<i64> {
+    if f.is_empty() || f.len() > 9 {
+        return None;
+    }
+    let n = i64::from(num(f.as_bytes())?);
+    let scale = 10_i64.pow(6_u32.saturating_sub(f.len() as u32));
+    Some(if f.len() > 6 {
+        n / 10_i64.pow(f.len() as u32 - 6)
+    } else {
+        n * scale
+    })
+}
+
+/// RFC 3339 `YYYY-MM-DDTHH:MM:SS[.frac](Z|±HH:MM)`.
+pub fn rfc3339(s: &str) -> Option<Ts> {
+    let b = s.as_bytes();
+    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || (b[10] != b'T' && b[10] != b't') {
+        return None;
+    }
+    let y = num(&b[0..4])? as i64;
+    let mo = num(&b[5..7])? as i64;
+    let d = num(&b[8..10])? as i64;
+    let h = num(&b[11..13])? as i64;
+    let mi = num(&b[14..16])? as i64;
+    let sec = num(&b[17..19])? as i64;
+    if b[13] != b':'
+        || b[16] != b':'
+        || !(1..=12).contains(&mo)
+        || !(1..=31).contains(&d)
+        || h > 23
+        || mi > 59
+        || sec > 60
+    {
+        return None;
+    }
+    let mut rest = &s[19..];
+    let mut micros = 0;
+    if let Some(f) = rest.strip_prefix('.') {
+        let n = f.find(|c: char| !c.is_ascii_digit()).unwrap_or(f.len());
+        micros = fraction_micros(&f[..n])?;
+        rest = &f[n..];
+    }
+    let offset = match rest {
+        "Z" | "z" => 0,
+        _ => {
+            let rb = rest.as_bytes();
+            if rb.len() != 6 || rb[3] != b':' {
+                return None;
+            }
+            let sign = match rb[0] {
+                b'+' => 1,
+                b'-' => -1,
+                _ => return None,
+            };
+            sign * (num(&rb[1..3])? as i64 * 3600 + num(&rb[4..6])? as i64 * 60)
+        }
+    };
+    let secs = days_from_civil(y, mo, d) * 86_400 + h * 3600 + mi * 60 + sec.min(59) - offset;
+    Some(Ts(secs * 1_000_000 + micros))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn utc(year: i16) -> Context {
+        Context::new(year, TimeZone::UTC)
+    }
+
+    #[test]
+    fn bsd_lines() {
+        let mut c = utc(2024);
+        let e = parse(
+            "Feb  1 09:21:54 mx postfix/smtpd[14398]: connect from a[1.2.3.4]",
+            &mut c,
+        )
+        .unwrap();
+        assert_eq!(e.ts.to_rfc3339(), "2024-02-01T09:21:54Z");
+        assert_eq!(
+            (e.host, e.program, e.pid),
+            ("mx", "postfix/smtpd", Some(14398))
+        );
+        assert_eq!(e.text, "connect from a[1.2.3.4]");
+        let e = parse(
+            "Jul 12 07:47:48 saturn postfix/submission/smtpd[8738]: x",
+            &mut c,
+        )
+        .unwrap();
+        assert_eq!(e.program, "postfix/submission/smtpd");
+        let e = parse("<22>Jul 12 07:47:48 saturn postfix-out/smtp: hello", &mut c).unwrap();
+        assert_eq!(
+            (e.program, e.pid, e.text),
+            ("postfix-out/smtp", None, "hello")
+        );
+    }
+
+    #[test]
+    fn year_rolls_over_in_january_and_anchor_applies() {
+        let mut c = Context::ending_at(2025, 1, TimeZone::UTC);
+        let d = parse("Dec 31 23:59:59 h p[1]: a", &mut c).unwrap();
+        let j = parse("Jan  1 00:00:01 h p[1]: b", &mut c).unwrap();
+        assert_eq!(d.ts.to_rfc3339(), "2024-12-31T23:59:59Z");
+        assert_eq!(j.ts.to_rfc3339(), "2025-01-01T00:00:01Z");
+        // A late straggler from December stays in the old year.
+        let late = parse("Dec 31 23:59:58 h p[1]: c", &mut c).unwrap();
+        assert_eq!(late.ts.to_rfc3339(), "2024-12-31T23:59:58Z");
+    }
+
+    #[test]
+    fn zone_applies_to_bsd_times() {
+        let tz = TimeZone::get("Europe/Berlin").unwrap_or(TimeZone::fixed(jiff::tz::offset(1)));
+        let mut c = Context::new(2024, tz);
+        let e = parse("Jan 10 10:00:00 h p[1]: a", &mut c).unwrap();
+        assert_eq!(e.ts.to_rfc3339(), "2024-01-10T09:00:00Z");
+    }
+
+    #[test]
+    fn rfc3339_lines() {
+        let mut c = utc(1999);
+        let e = parse(
+            "2020-01-30T06:26:05.404714+09:00 mail postfix/smtpd[1830]: connect from x[127.0.0.1]",
+            &mut c,
+        )
+        .unwrap();
+        assert_eq!(e.ts.to_rfc3339(), "2020-01-29T21:26:05.404714Z");
+        assert_eq!(e.program, "postfix/smtpd");
+    }
+
+    #[test]
+    fn rfc5424_lines() {
+        let mut c = utc(1999);
+        let e = parse(
+            r#"<22>1 2024-05-01T10:00:00.5Z mx postfix/qmgr 77 - [meta x="a\]b"] ABC: removed"#,
+            &mut c,
+        )
+        .unwrap();
+        assert_eq!(
+            (e.host, e.program, e.pid, e.text),
+            ("mx", "postfix/qmgr", Some(77), "ABC: removed")
+        );
+        assert_eq!(e.ts.to_rfc3339(), "2024-05-01T10:00:00.5Z");
+        let e = parse(
+            "1 2024-05-01T10:00:00Z mx postfix/qmgr - - - ABC: removed",
+            &mut c,
+        )
+        .unwrap();
+        assert_eq!((e.pid, e.text), (None, "ABC: removed"));
+    }
+
+    #[test]
+    fn garbage_is_none() {
+        let mut c = utc(2024);
+        for l in [
+            "",
+            "hello",
+            "Foo 12 10:00:00 h p: x",
+            "Jan 99 10:00:00 h p: x",
+            "<x>1 2",
+            "\u{0}\u{0}\u{0}",
+            "Jan  1 10:00:00 host",
+            "2024-13-01T00:00:00Z h p: x",
+        ] {
+            assert!(parse(l, &mut c).is_none(), "{l:?}");
+        }
+    }
+}

@@ -1,0 +1,83 @@
+//! Small helpers shared by the format parsers.
+
+/// Split `name[addr]` or `name[addr]:port` into its parts.
+pub(crate) fn host_addr(s: &str) -> Option<(&str, &str, Option<&str>)> {
+    let open = s.find('[')?;
+    let close = open + s[open..].find(']')?;
+    let name = &s[..open];
+    let addr = &s[open + 1..close];
+    let rest = &s[close + 1..];
+    let port = rest.strip_prefix(':').filter(|p| !p.is_empty());
+    if !rest.is_empty() && port.is_none() {
+        return None;
+    }
+    Some((name, addr, port))
+}
+
+/// Strip one pair of angle brackets, if present.
+pub(crate) fn unbracket(s: &str) -> &str {
+    s.strip_prefix('<')
+        .and_then(|s| s.strip_suffix('>'))
+        .unwrap_or(s)
+}
+
+/// A 3-digit SMTP reply code at the start of `s` (`250 `, `550-`, or the whole string).
+pub(crate) fn leading_code(s: &str) -> Option<u16> {
+    let b = s.as_bytes();
+    if b.len() < 3
+        || !(b'2'..=b'5').contains(&b[0])
+        || !b[1].is_ascii_digit()
+        || !b[2].is_ascii_digit()
+    {
+        return None;
+    }
+    if b.len() > 3 && b[3] != b' ' && b[3] != b'-' {
+        return None;
+    }
+    s[..3].parse().ok()
+}
+
+/// An enhanced status code (`x.y.z`, RFC 3463) at the start of `s`.
+pub(crate) fn leading_dsn(s: &str) -> Option<&str> {
+    let end = s
+        .find(|c: char| c == ' ' || c == ';' || c == ',')
+        .unwrap_or(s.len());
+    let cand = &s[..end];
+    let mut parts = cand.split('.');
+    let class = parts.next()?;
+    if !(class == "2" || class == "4" || class == "5") {
+        return None;
+    }
+    let subject = parts.next()?;
+    let detail = parts.next()?;
+    let ok = |p: &str| !p.is_empty() && p.len() <= 3 && p.bytes().all(|b| b.is_ascii_digit());
+    (parts.next().is_none() && ok(subject) && ok(detail)).then_some(cand)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn host_addr_forms() {
+        assert_eq!(host_addr("a.b[1.2.3.4]"), Some(("a.b", "1.2.3.4", None)));
+        assert_eq!(host_addr("[1.2.3.4]:25"), Some(("", "1.2.3.4", Some("25"))));
+        assert_eq!(
+            host_addr("x[private/dovecot-lmtp]"),
+            Some(("x", "private/dovecot-lmtp", None))
+        );
+        assert_eq!(host_addr("nohost"), None);
+        assert_eq!(host_addr("a[b]c"), None);
+    }
+
+    #[test]
+    fn codes() {
+        assert_eq!(leading_code("250 2.0.0 Ok"), Some(250));
+        assert_eq!(leading_code("421-4.7.0 x"), Some(421));
+        assert_eq!(leading_code("2500"), None);
+        assert_eq!(leading_code("12"), None);
+        assert_eq!(leading_dsn("5.12.345 <x>"), Some("5.12.345"));
+        assert_eq!(leading_dsn("5.1 x"), None);
+        assert_eq!(leading_dsn("Blocked"), None);
+    }
+}
