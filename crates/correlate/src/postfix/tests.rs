@@ -1,0 +1,129 @@
+use super::*;
+use mailtrace_model::AttemptStatus;
+
+fn run(lines: &[&str]) -> (Output, Correlator) {
+    let mut c = Correlator::default();
+    let mut ctx = syslog::Context::new(2024, jiff::tz::TimeZone::UTC);
+    for l in lines {
+        c.feed_line(l, &mut ctx, None);
+    }
+    let out = c.finish_input();
+    (out, c)
+}
+
+const SESSION: &[&str] = &[
+    "Jan 30 06:26:05 mail postfix/smtpd[1830]: connect from example.com[192.0.2.1]",
+    "Jan 30 06:26:05 mail postfix/smtpd[1830]: Anonymous TLS connection established from example.com[192.0.2.1]: TLSv1.3 with cipher TLS_AES_256_GCM_SHA384 (256/256 bits)",
+    "Jan 30 06:26:05 mail postfix/smtpd[1830]: C6E0DDB74006: client=example.com[192.0.2.1], sasl_method=PLAIN, sasl_username=alice",
+    "Jan 30 06:26:05 mail postfix/cleanup[1894]: C6E0DDB74006: info: header Subject: Hello there from example.com[192.0.2.1]; from=<test@example.com> to=<a@example.org> proto=ESMTP helo=<example.com>",
+    "Jan 30 06:26:05 mail postfix/cleanup[1894]: C6E0DDB74006: message-id=<A40C@example.com>",
+    "Jan 30 06:26:05 mail postfix/qmgr[18719]: C6E0DDB74006: from=<test@example.com>, size=309891, nrcpt=2 (queue active)",
+    "Jan 30 06:26:05 mail postfix/smtpd[1830]: disconnect from example.com[192.0.2.1] ehlo=1 mail=1 rcpt=2 data=1 quit=1 commands=6",
+    "Jan 30 06:26:06 mail postfix/smtp[1900]: connect to mx.example.org[198.51.100.7]:25: Connection refused",
+    "Jan 30 06:26:06 mail postfix/smtp[1900]: C6E0DDB74006: to=<a@example.org>, relay=mx2.example.org[198.51.100.8]:25, delay=1.2, delays=0.1/0/0.5/0.6, dsn=2.0.0, status=sent (250 2.0.0 Ok: queued as 99AA)",
+    "Jan 30 06:26:06 mail postfix/smtp[1900]: C6E0DDB74006: to=<b@example.org>, relay=mx2.example.org[198.51.100.8]:25, delay=1.2, delays=0.1/0/0.5/0.6, dsn=4.2.2, status=deferred (host mx2.example.org[198.51.100.8] said: 452 4.2.2 Mailbox full (in reply to RCPT TO command))",
+];
+
+#[test]
+fn message_with_session_and_two_recipients() {
+    let (out, c) = run(SESSION);
+    assert_eq!(out.messages.len(), 1, "{:?}", out.messages);
+    let m = &out.messages[0];
+    assert!(m.open, "deferred recipient keeps it queued");
+    assert_eq!(m.queue_id.as_deref(), Some("C6E0DDB74006"));
+    assert_eq!(m.message_id.as_deref(), Some("<A40C@example.com>"));
+    assert_eq!(m.subject.as_deref(), Some("Hello there"));
+    assert_eq!(m.sender.as_deref(), Some("test@example.com"));
+    assert_eq!(m.client_ip.as_deref(), Some("192.0.2.1"));
+    assert_eq!(m.sasl_username.as_deref(), Some("alice"));
+    assert!(m.tls.as_deref().unwrap_or("").starts_with("TLSv1.3"));
+    assert_eq!(m.size, Some(309_891));
+    assert_eq!(m.status, Status::Deferred);
+    let a = &m.recipients[0];
+    assert_eq!(
+        (a.status, a.smtp_code, a.dsn.as_deref()),
+        (Status::Delivered, Some(250), Some("2.0.0"))
+    );
+    let b = &m.recipients[1];
+    assert_eq!((b.status, b.smtp_code), (Status::Deferred, Some(452)));
+    // Every line of the session and the delivery agent's connect failure is attached.
+    assert_eq!(m.lines.len(), SESSION.len());
+    assert!(m.lines.iter().any(|l| l.contains("Connection refused")));
+    assert!(out.loose.is_empty(), "{:?}", out.loose);
+    assert_eq!(c.open_messages(), 1);
+}
+
+#[test]
+fn deferred_then_delivered_keeps_every_attempt_and_resumes_after_restore() {
+    let (out, c) = run(SESSION);
+    let state = c.state(None);
+    let mut c = Correlator::restore(state, out.messages, Limits::default());
+    let mut ctx = syslog::Context::new(2024, jiff::tz::TimeZone::UTC);
+    for l in [
+        "Jan 30 07:00:00 mail postfix/smtp[1901]: C6E0DDB74006: to=<b@example.org>, relay=mx2.example.org[198.51.100.8]:25, delay=2000, delays=0.1/0/0.5/0.6, dsn=2.0.0, status=sent (250 ok)",
+        "Jan 30 07:00:00 mail postfix/qmgr[18719]: C6E0DDB74006: removed",
+    ] {
+        c.feed_line(l, &mut ctx, None);
+    }
+    let out = c.finish_input();
+    assert_eq!(out.messages.len(), 1);
+    let m = &out.messages[0];
+    assert!(!m.open);
+    assert_eq!(m.status, Status::Delivered);
+    let b = &m.recipients[1];
+    assert_eq!(b.attempts.len(), 2);
+    assert_eq!(b.attempts[0].status, AttemptStatus::Deferred);
+    assert_eq!(b.attempts[1].status, AttemptStatus::Sent);
+}
+
+#[test]
+fn noqueue_reject_becomes_a_rejected_record_with_the_session() {
+    let (out, _) = run(&[
+        "Jul 12 07:47:47 saturn postfix/smtpd[8738]: connect from foo[192.0.2.9]",
+        "Jul 12 07:47:48 saturn postfix/smtpd[8738]: NOQUEUE: reject: RCPT from foo[192.0.2.9]: 554 5.7.1 <smtp@example.com>: Relay access denied; from=<john@example.com> to=<smtp@example.org> proto=SMTP helo=<x>",
+        "Jul 12 07:47:49 saturn postfix/smtpd[8738]: disconnect from foo[192.0.2.9] ehlo=1 mail=1 rcpt=0/1 quit=1 commands=3/4",
+    ]);
+    assert_eq!(out.messages.len(), 1);
+    let m = &out.messages[0];
+    assert_eq!(m.status, Status::Rejected);
+    assert_eq!(m.queue_id, None);
+    assert_eq!(m.recipients[0].address, "smtp@example.org");
+    assert_eq!(m.recipients[0].smtp_code, Some(554));
+    assert_eq!(m.lines.len(), 3);
+}
+
+#[test]
+fn bounce_links_notification_to_original_and_queue_id_reuse_is_a_new_message() {
+    let (out, _) = run(&[
+        "Jan 30 06:00:00 mail postfix/pickup[1]: AAAA1: uid=0 from=<root>",
+        "Jan 30 06:00:00 mail postfix/qmgr[2]: AAAA1: from=<root@mail>, size=10, nrcpt=1 (queue active)",
+        "Jan 30 06:00:01 mail postfix/smtp[3]: AAAA1: to=<x@example.net>, relay=mx.example.net[192.0.2.3]:25, delay=1, delays=0/0/0/1, dsn=5.1.1, status=bounced (host mx.example.net[192.0.2.3] said: 550 5.1.1 no such user (in reply to RCPT TO command))",
+        "Jan 30 06:00:01 mail postfix/bounce[4]: AAAA1: sender non-delivery notification: BBBB2",
+        "Jan 30 06:00:01 mail postfix/cleanup[5]: BBBB2: message-id=<x@mail>",
+        "Jan 30 06:00:01 mail postfix/qmgr[2]: BBBB2: from=<>, size=20, nrcpt=1 (queue active)",
+        "Jan 30 06:00:01 mail postfix/qmgr[2]: AAAA1: removed",
+        "Jan 30 06:00:02 mail postfix/local[6]: BBBB2: to=<root@mail>, relay=local, delay=0, delays=0/0/0/0, dsn=2.0.0, status=sent (delivered to mailbox)",
+        "Jan 30 06:00:02 mail postfix/qmgr[2]: BBBB2: removed",
+        "Jan 30 06:00:03 mail postfix/pickup[1]: AAAA1: uid=0 from=<root>",
+        "Jan 30 06:00:03 mail postfix/qmgr[2]: AAAA1: removed",
+    ]);
+    assert_eq!(out.messages.len(), 3);
+    let orig = &out.messages[0];
+    let dsn = &out.messages[1];
+    assert_eq!(orig.status, Status::Bounced);
+    assert_eq!(dsn.bounce_of, Some(orig.id));
+    assert_eq!(dsn.sender.as_deref(), Some(""));
+    assert_ne!(out.messages[2].id, orig.id);
+}
+
+#[test]
+fn garbage_and_other_programs_are_kept_as_loose_lines() {
+    let (out, c) = run(&[
+        "\u{0}\u{1}garbage",
+        "Jan 30 06:00:00 mail dovecot[1]: imap-login: Login",
+        "Jan 30 06:00:00 mail postfix/smtpd[1]: something new",
+    ]);
+    assert_eq!(out.loose.len(), 3);
+    assert_eq!(c.counters().unparsed, 2);
+    assert_eq!(c.counters().other, 1);
+}
