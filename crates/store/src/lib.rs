@@ -1,0 +1,207 @@
+//! Where messages live: the [`Store`] interface and its embedded implementation.
+//!
+//! Stage: store. Ingestion hands a [`WriteBatch`] (messages, loose lines, the file checkpoint and
+//! the correlator state) to [`Store::write`], which commits it atomically: after a crash the store
+//! holds exactly the data up to the last checkpoint, so resuming from it neither loses nor
+//! duplicates lines. Queries take a [`mailtrace_query::Filter`].
+//!
+//! Backends: [`sqlite::SqliteStore`] (default, embedded, WAL). Every backend must pass
+//! [`suite::run_all`].
+//!
+//! ```
+//! use mailtrace_store::{sqlite::SqliteStore, Store};
+//! let store = SqliteStore::open_in_memory().unwrap();
+//! assert_eq!(store.stats().unwrap().messages, 0);
+//! ```
+#![deny(missing_docs)]
+
+pub mod sqlite;
+pub mod suite;
+
+use mailtrace_correlate::LooseLine;
+use mailtrace_model::{Message, Ts};
+use mailtrace_query::{Filter, Paging};
+use serde::Serialize;
+
+/// Errors of a store.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The file exists but is not a mailtrace store, or is damaged. It is never reset silently.
+    #[error("{path}: not a usable mailtrace store: {reason}")]
+    Corrupt {
+        /// The store path.
+        path: String,
+        /// What was found.
+        reason: String,
+    },
+    /// The store was written by a newer mailtrace.
+    #[error("{path}: schema version {found} is newer than this mailtrace supports ({supported})")]
+    TooNew {
+        /// The store path.
+        path: String,
+        /// Version in the file.
+        found: i64,
+        /// Newest supported version.
+        supported: i64,
+    },
+    /// A database error.
+    #[error("store: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    /// A stored document could not be decoded.
+    #[error("store: bad stored document: {0}")]
+    Decode(#[from] serde_json::Error),
+    /// A filter the backend cannot answer.
+    #[error("invalid {field}: {message}")]
+    Filter {
+        /// The field.
+        field: &'static str,
+        /// Why.
+        message: String,
+    },
+}
+
+/// Where reading of one input stopped.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Checkpoint {
+    /// Hash of the first `ident_len` bytes of the (decompressed) content: the file's identity,
+    /// which survives renames (`mail.log` → `mail.log.1` → `mail.log.2.gz`).
+    pub ident: i64,
+    /// How many leading bytes `ident` covers.
+    pub ident_len: u32,
+    /// The path it was last read from (informative).
+    pub path: String,
+    /// Bytes of (decompressed) content consumed.
+    pub offset: u64,
+    /// Lines consumed.
+    pub lines: u64,
+}
+
+/// One atomic write.
+#[derive(Debug, Default)]
+pub struct WriteBatch {
+    /// Messages to insert or replace (by id).
+    pub messages: Vec<Message>,
+    /// Lines that belong to no message.
+    pub loose: Vec<LooseLine>,
+    /// Where the input stands after this batch.
+    pub checkpoint: Option<Checkpoint>,
+    /// The correlator's state after this batch (opaque JSON).
+    pub state: Option<String>,
+}
+
+/// A page of search results.
+#[derive(Debug, Default)]
+pub struct SearchResult {
+    /// Messages matching the filter, in total.
+    pub total: u64,
+    /// The page, newest first (without raw lines and timeline; see [`Store::get`]).
+    pub messages: Vec<Message>,
+}
+
+/// What is in a store.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct StoreStats {
+    /// Messages (including rejections).
+    pub messages: u64,
+    /// Recipients.
+    pub recipients: u64,
+    /// Messages still queued.
+    pub open: u64,
+    /// Loose lines.
+    pub loose: u64,
+    /// Of which unparsed.
+    pub unparsed: u64,
+}
+
+/// Which loose lines to list.
+#[derive(Debug, Clone, Default)]
+pub struct LooseFilter {
+    /// Kind (`unparsed`, `other`, `session`, `notice`).
+    pub kind: Option<String>,
+    /// Server.
+    pub server: Option<String>,
+    /// Substring.
+    pub contains: Option<String>,
+    /// At or after.
+    pub since: Option<Ts>,
+    /// Before.
+    pub until: Option<Ts>,
+}
+
+/// A message store. Implementations: [`sqlite::SqliteStore`].
+pub trait Store: Send {
+    /// Commit a batch atomically (data, checkpoint and correlator state together).
+    ///
+    /// # Errors
+    /// The backend failed; nothing of the batch is stored.
+    fn write(&mut self, batch: WriteBatch) -> Result<(), StoreError>;
+
+    /// Every input checkpoint.
+    ///
+    /// # Errors
+    /// The backend failed.
+    fn checkpoints(&self) -> Result<Vec<Checkpoint>, StoreError>;
+
+    /// The correlator state of the last write that carried one.
+    ///
+    /// # Errors
+    /// The backend failed.
+    fn correlator_state(&self) -> Result<Option<String>, StoreError>;
+
+    /// Messages still queued (with raw lines and timeline), to resume correlation.
+    ///
+    /// # Errors
+    /// The backend failed.
+    fn open_messages(&self) -> Result<Vec<Message>, StoreError>;
+
+    /// Search, newest first.
+    ///
+    /// # Errors
+    /// The backend failed or cannot answer the filter.
+    fn search(&self, filter: &Filter, paging: Paging) -> Result<SearchResult, StoreError>;
+
+    /// Every match, newest first, without paging; `each` is called per message.
+    ///
+    /// # Errors
+    /// The backend failed, or `each` failed.
+    fn export(
+        &self,
+        filter: &Filter,
+        each: &mut dyn FnMut(Message) -> std::io::Result<()>,
+    ) -> Result<(), StoreError>;
+
+    /// One message in full (raw lines and timeline).
+    ///
+    /// # Errors
+    /// The backend failed.
+    fn get(&self, id: i64) -> Result<Option<Message>, StoreError>;
+
+    /// Messages whose queue id or Message-ID is `key`, newest first (without raw lines).
+    ///
+    /// # Errors
+    /// The backend failed.
+    fn lookup(&self, key: &str) -> Result<Vec<Message>, StoreError>;
+
+    /// Messages linked to `id`: its content-filter children and its notifications.
+    ///
+    /// # Errors
+    /// The backend failed.
+    fn related(&self, id: i64) -> Result<Vec<Message>, StoreError>;
+
+    /// Loose lines, oldest first.
+    ///
+    /// # Errors
+    /// The backend failed.
+    fn loose_lines(
+        &self,
+        filter: &LooseFilter,
+        paging: Paging,
+    ) -> Result<Vec<LooseLine>, StoreError>;
+
+    /// Counts.
+    ///
+    /// # Errors
+    /// The backend failed.
+    fn stats(&self) -> Result<StoreStats, StoreError>;
+}

@@ -1,0 +1,393 @@
+//! The embedded store: one SQLite file (bundled SQLite, WAL journal, versioned schema).
+//!
+//! Searchable fields are columns with indexes; the rest of a message is a JSON document
+//! (`doc`), and its raw lines and timeline a second one (`detail`) that only the message page
+//! reads. Recipients have their own indexed table.
+
+mod schema;
+mod search;
+
+use crate::{Checkpoint, LooseFilter, SearchResult, Store, StoreError, StoreStats, WriteBatch};
+use mailtrace_correlate::{LooseKind, LooseLine};
+use mailtrace_model::{Event, Message, Ts};
+use mailtrace_query::{Filter, Paging};
+use rusqlite::{params, Connection, OptionalExtension};
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+/// The SQLite store.
+pub struct SqliteStore {
+    conn: Connection,
+}
+
+#[derive(Serialize, Deserialize, Default)]
+struct Detail {
+    lines: Vec<String>,
+    events: Vec<Event>,
+}
+
+impl SqliteStore {
+    /// Open or create the store at `path`.
+    ///
+    /// # Errors
+    /// [`StoreError::Corrupt`] when the file is not a mailtrace store (never reset),
+    /// [`StoreError::TooNew`] for a newer schema, or a database error.
+    pub fn open(path: &Path) -> Result<SqliteStore, StoreError> {
+        let shown = path.display().to_string();
+        let corrupt = |e: rusqlite::Error| StoreError::Corrupt {
+            path: shown.clone(),
+            reason: e.to_string(),
+        };
+        let conn = Connection::open(path).map_err(corrupt)?;
+        Self::setup(conn, &shown)
+    }
+
+    /// A store in memory (tests, the demo).
+    ///
+    /// # Errors
+    /// A database error.
+    pub fn open_in_memory() -> Result<SqliteStore, StoreError> {
+        Self::setup(Connection::open_in_memory()?, ":memory:")
+    }
+
+    fn setup(conn: Connection, shown: &str) -> Result<SqliteStore, StoreError> {
+        let corrupt = |e: rusqlite::Error| StoreError::Corrupt {
+            path: shown.to_string(),
+            reason: e.to_string(),
+        };
+        // The first statement reads the header: a file that is not SQLite fails here.
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(corrupt)?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.pragma_update(None, "cache_size", -65_536)?;
+        conn.pragma_update(None, "temp_store", "MEMORY")?;
+        conn.busy_timeout(std::time::Duration::from_secs(30))?;
+        schema::migrate(&conn, shown)?;
+        Ok(SqliteStore { conn })
+    }
+
+    fn decode(doc: &str) -> Result<Message, StoreError> {
+        Ok(serde_json::from_str(doc)?)
+    }
+
+    fn messages_where(
+        &self,
+        sql: &str,
+        params: impl rusqlite::Params,
+    ) -> Result<Vec<Message>, StoreError> {
+        let mut st = self.conn.prepare_cached(sql)?;
+        let rows = st.query_map(params, |r| r.get::<_, String>(0))?;
+        let mut out = Vec::new();
+        for doc in rows {
+            out.push(Self::decode(&doc?)?);
+        }
+        Ok(out)
+    }
+}
+
+fn lower(s: Option<&str>) -> Option<String> {
+    s.map(str::to_ascii_lowercase)
+}
+
+impl Store for SqliteStore {
+    fn write(&mut self, batch: WriteBatch) -> Result<(), StoreError> {
+        let tx = self.conn.transaction()?;
+        {
+            let mut ins = tx.prepare_cached(
+                "INSERT OR REPLACE INTO messages (id, server, mta, queue_id, message_id, sender, sender_domain, subject, \
+                 client_host, client_ip, received_at, last_seen, status, open, reason, size, parent_id, bounce_of, doc, detail) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)",
+            )?;
+            let mut del = tx.prepare_cached("DELETE FROM recipients WHERE message = ?1")?;
+            let mut rcpt = tx.prepare_cached(
+                "INSERT INTO recipients (message, idx, address, domain, orig_to, status, dsn, smtp_code, relay, response) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+            )?;
+            for mut m in batch.messages {
+                let detail = Detail {
+                    lines: std::mem::take(&mut m.lines),
+                    events: std::mem::take(&mut m.events),
+                };
+                let doc = serde_json::to_string(&m)?;
+                let detail = serde_json::to_string(&detail)?;
+                ins.execute(params![
+                    m.id,
+                    m.server,
+                    m.mta,
+                    m.queue_id,
+                    m.message_id,
+                    m.sender,
+                    m.sender_domain(),
+                    m.subject,
+                    m.client_host,
+                    m.client_ip,
+                    m.received_at.0,
+                    m.last_seen.0,
+                    m.status.as_str(),
+                    m.open,
+                    m.reason,
+                    m.size.map(|s| s as i64),
+                    m.parent_id,
+                    m.bounce_of,
+                    doc,
+                    detail,
+                ])?;
+                del.execute([m.id])?;
+                for (i, r) in m.recipients.iter().enumerate() {
+                    rcpt.execute(params![
+                        m.id,
+                        i as i64,
+                        r.address,
+                        mailtrace_model::domain_of(&r.address),
+                        lower(r.orig_to.as_deref()),
+                        r.status.as_str(),
+                        r.dsn,
+                        r.smtp_code,
+                        r.relay,
+                        r.response,
+                    ])?;
+                }
+            }
+            let mut loose = tx.prepare_cached(
+                "INSERT INTO loose_lines (server, at, kind, line) VALUES (?1, ?2, ?3, ?4)",
+            )?;
+            for l in &batch.loose {
+                loose.execute(params![l.server, l.at.0, l.kind.as_str(), l.line])?;
+            }
+            if let Some(cp) = &batch.checkpoint {
+                tx.prepare_cached(
+                    "INSERT OR REPLACE INTO checkpoints (ident, ident_len, path, offset, lines, updated_at) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, strftime('%s','now'))",
+                )?
+                .execute(params![cp.ident, cp.ident_len, cp.path, cp.offset as i64, cp.lines as i64])?;
+            }
+            if let Some(state) = &batch.state {
+                tx.prepare_cached("INSERT OR REPLACE INTO correlator (id, state) VALUES (1, ?1)")?
+                    .execute([state])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn checkpoints(&self) -> Result<Vec<Checkpoint>, StoreError> {
+        let mut st = self.conn.prepare_cached(
+            "SELECT ident, ident_len, path, offset, lines FROM checkpoints ORDER BY updated_at",
+        )?;
+        let rows = st.query_map([], |r| {
+            Ok(Checkpoint {
+                ident: r.get(0)?,
+                ident_len: r.get(1)?,
+                path: r.get(2)?,
+                offset: r.get::<_, i64>(3)? as u64,
+                lines: r.get::<_, i64>(4)? as u64,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn correlator_state(&self) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .conn
+            .query_row("SELECT state FROM correlator WHERE id = 1", [], |r| {
+                r.get(0)
+            })
+            .optional()?)
+    }
+
+    fn open_messages(&self) -> Result<Vec<Message>, StoreError> {
+        let mut st = self.conn.prepare_cached(
+            "SELECT doc, detail FROM messages WHERE open = 1 ORDER BY received_at",
+        )?;
+        let rows = st.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (doc, detail) = row?;
+            let mut m = Self::decode(&doc)?;
+            let d: Detail = serde_json::from_str(&detail)?;
+            m.lines = d.lines;
+            m.events = d.events;
+            out.push(m);
+        }
+        Ok(out)
+    }
+
+    fn search(&self, filter: &Filter, paging: Paging) -> Result<SearchResult, StoreError> {
+        let q = search::build(filter)?;
+        let total: i64 = {
+            let mut st = self
+                .conn
+                .prepare_cached(&format!("SELECT count(*) FROM messages m {}", q.sql))?;
+            st.query_row(rusqlite::params_from_iter(q.params.iter()), |r| r.get(0))?
+        };
+        let mut params = q.params.clone();
+        params.push(rusqlite::types::Value::Integer(i64::from(paging.limit)));
+        params.push(rusqlite::types::Value::Integer(paging.offset() as i64));
+        let sql = format!(
+            "SELECT doc FROM messages m {} ORDER BY received_at DESC, id DESC LIMIT ? OFFSET ?",
+            q.sql
+        );
+        let messages = self.messages_where(&sql, rusqlite::params_from_iter(params.iter()))?;
+        Ok(SearchResult {
+            total: total as u64,
+            messages,
+        })
+    }
+
+    fn export(
+        &self,
+        filter: &Filter,
+        each: &mut dyn FnMut(Message) -> std::io::Result<()>,
+    ) -> Result<(), StoreError> {
+        let q = search::build(filter)?;
+        let sql = format!(
+            "SELECT doc FROM messages m {} ORDER BY received_at DESC, id DESC",
+            q.sql
+        );
+        let mut st = self.conn.prepare(&sql)?;
+        let mut rows = st.query(rusqlite::params_from_iter(q.params.iter()))?;
+        while let Some(r) = rows.next()? {
+            let doc: String = r.get(0)?;
+            each(Self::decode(&doc)?).map_err(|e| StoreError::Filter {
+                field: "output",
+                message: e.to_string(),
+            })?;
+        }
+        Ok(())
+    }
+
+    fn get(&self, id: i64) -> Result<Option<Message>, StoreError> {
+        let row: Option<(String, String)> = self
+            .conn
+            .query_row(
+                "SELECT doc, detail FROM messages WHERE id = ?1",
+                [id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        let Some((doc, detail)) = row else {
+            return Ok(None);
+        };
+        let mut m = Self::decode(&doc)?;
+        let d: Detail = serde_json::from_str(&detail)?;
+        m.lines = d.lines;
+        m.events = d.events;
+        Ok(Some(m))
+    }
+
+    fn lookup(&self, key: &str) -> Result<Vec<Message>, StoreError> {
+        let key = key.trim();
+        let bracketed = format!("<{}>", key.trim_start_matches('<').trim_end_matches('>'));
+        self.messages_where(
+            "SELECT doc FROM messages WHERE queue_id = ?1 UNION ALL \
+             SELECT doc FROM messages WHERE message_id = ?2 AND (queue_id IS NULL OR queue_id <> ?1) \
+             ORDER BY 1",
+            params![key, bracketed],
+        )
+        .map(|mut v| {
+            v.sort_by(|a, b| b.received_at.cmp(&a.received_at));
+            v
+        })
+    }
+
+    fn related(&self, id: i64) -> Result<Vec<Message>, StoreError> {
+        self.messages_where(
+            "SELECT doc FROM messages WHERE parent_id = ?1 UNION ALL SELECT doc FROM messages WHERE bounce_of = ?1",
+            [id],
+        )
+    }
+
+    fn loose_lines(&self, f: &LooseFilter, paging: Paging) -> Result<Vec<LooseLine>, StoreError> {
+        let mut sql = String::from("SELECT server, at, kind, line FROM loose_lines WHERE 1=1");
+        let mut p: Vec<rusqlite::types::Value> = Vec::new();
+        if let Some(k) = &f.kind {
+            sql.push_str(" AND kind = ?");
+            p.push(k.clone().into());
+        }
+        if let Some(s) = &f.server {
+            sql.push_str(" AND server = ?");
+            p.push(s.clone().into());
+        }
+        if let Some(c) = &f.contains {
+            sql.push_str(" AND instr(line, ?) > 0");
+            p.push(c.clone().into());
+        }
+        if let Some(t) = f.since {
+            sql.push_str(" AND at >= ?");
+            p.push(t.0.into());
+        }
+        if let Some(t) = f.until {
+            sql.push_str(" AND at < ?");
+            p.push(t.0.into());
+        }
+        sql.push_str(" ORDER BY at, id LIMIT ? OFFSET ?");
+        p.push(i64::from(paging.limit).into());
+        p.push((paging.offset() as i64).into());
+        let mut st = self.conn.prepare(&sql)?;
+        let rows = st.query_map(rusqlite::params_from_iter(p.iter()), |r| {
+            let kind: String = r.get(2)?;
+            Ok(LooseLine {
+                server: r.get(0)?,
+                at: Ts(r.get(1)?),
+                kind: match kind.as_str() {
+                    "other" => LooseKind::Other,
+                    "session" => LooseKind::Session,
+                    "notice" => LooseKind::Notice,
+                    _ => LooseKind::Unparsed,
+                },
+                line: r.get(3)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn stats(&self) -> Result<StoreStats, StoreError> {
+        let one = |sql: &str| -> Result<u64, StoreError> {
+            Ok(self.conn.query_row(sql, [], |r| r.get::<_, i64>(0))? as u64)
+        };
+        Ok(StoreStats {
+            messages: one("SELECT count(*) FROM messages")?,
+            recipients: one("SELECT count(*) FROM recipients")?,
+            open: one("SELECT count(*) FROM messages WHERE open = 1")?,
+            loose: one("SELECT count(*) FROM loose_lines")?,
+            unparsed: one("SELECT count(*) FROM loose_lines WHERE kind = 'unparsed'")?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passes_the_store_suite() {
+        crate::suite::run_all(&mut || Box::new(SqliteStore::open_in_memory().unwrap()));
+    }
+
+    #[test]
+    fn survives_reopen_and_refuses_garbage_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("s.db");
+        {
+            let mut s = SqliteStore::open(&p).unwrap();
+            s.write(WriteBatch {
+                messages: vec![crate::suite::sample(1, "mx", "AAA", 1_000)],
+                ..WriteBatch::default()
+            })
+            .unwrap();
+        }
+        let s = SqliteStore::open(&p).unwrap();
+        assert_eq!(s.stats().unwrap().messages, 1);
+        let junk = dir.path().join("junk.db");
+        std::fs::write(&junk, vec![0x42u8; 8192]).unwrap();
+        let e = SqliteStore::open(&junk)
+            .err()
+            .expect("garbage must be refused");
+        assert!(matches!(e, StoreError::Corrupt { .. }), "{e}");
+        assert_eq!(
+            std::fs::read(&junk).unwrap(),
+            vec![0x42u8; 8192],
+            "never reset"
+        );
+    }
+}

@@ -1,0 +1,129 @@
+//! Versioned schema. Each entry of `MIGRATIONS` moves the store one version up.
+
+use crate::StoreError;
+use rusqlite::{Connection, OptionalExtension};
+
+const MIGRATIONS: &[&str] = &[
+    // 1: messages, recipients, loose lines, checkpoints, correlator state.
+    "CREATE TABLE messages (
+        id INTEGER PRIMARY KEY,
+        server TEXT NOT NULL,
+        mta TEXT NOT NULL,
+        queue_id TEXT,
+        message_id TEXT,
+        sender TEXT,
+        sender_domain TEXT,
+        subject TEXT,
+        client_host TEXT,
+        client_ip TEXT,
+        received_at INTEGER NOT NULL,
+        last_seen INTEGER NOT NULL,
+        status TEXT NOT NULL,
+        open INTEGER NOT NULL,
+        reason TEXT,
+        size INTEGER,
+        parent_id INTEGER,
+        bounce_of INTEGER,
+        doc TEXT NOT NULL,
+        detail TEXT NOT NULL
+     );
+     CREATE INDEX messages_received ON messages (received_at);
+     CREATE INDEX messages_sender ON messages (sender COLLATE NOCASE, received_at);
+     CREATE INDEX messages_sender_domain ON messages (sender_domain, received_at);
+     CREATE INDEX messages_queue_id ON messages (queue_id);
+     CREATE INDEX messages_message_id ON messages (message_id);
+     CREATE INDEX messages_client_ip ON messages (client_ip);
+     CREATE INDEX messages_open ON messages (open) WHERE open = 1;
+     CREATE INDEX messages_parent ON messages (parent_id) WHERE parent_id IS NOT NULL;
+     CREATE INDEX messages_bounce_of ON messages (bounce_of) WHERE bounce_of IS NOT NULL;
+     CREATE TABLE recipients (
+        message INTEGER NOT NULL,
+        idx INTEGER NOT NULL,
+        address TEXT NOT NULL,
+        domain TEXT,
+        orig_to TEXT,
+        status TEXT NOT NULL,
+        dsn TEXT,
+        smtp_code INTEGER,
+        relay TEXT,
+        response TEXT,
+        PRIMARY KEY (message, idx)
+     ) WITHOUT ROWID;
+     CREATE INDEX recipients_address ON recipients (address COLLATE NOCASE);
+     CREATE INDEX recipients_domain ON recipients (domain);
+     CREATE INDEX recipients_orig_to ON recipients (orig_to) WHERE orig_to IS NOT NULL;
+     CREATE TABLE loose_lines (
+        id INTEGER PRIMARY KEY,
+        server TEXT NOT NULL,
+        at INTEGER NOT NULL,
+        kind TEXT NOT NULL,
+        line TEXT NOT NULL
+     );
+     CREATE INDEX loose_lines_at ON loose_lines (at);
+     CREATE TABLE checkpoints (
+        ident INTEGER NOT NULL,
+        ident_len INTEGER NOT NULL,
+        path TEXT NOT NULL,
+        offset INTEGER NOT NULL,
+        lines INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        PRIMARY KEY (ident, ident_len)
+     );
+     CREATE TABLE correlator (id INTEGER PRIMARY KEY CHECK (id = 1), state TEXT NOT NULL);",
+];
+
+/// The newest schema version this build knows.
+pub const VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// Bring the schema up to [`VERSION`]. A database with foreign tables and no version is refused.
+pub fn migrate(conn: &Connection, path: &str) -> Result<(), StoreError> {
+    let corrupt = |reason: String| StoreError::Corrupt {
+        path: path.to_string(),
+        reason,
+    };
+    let has_meta: bool = conn
+        .query_row(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'mailtrace_meta'",
+            [],
+            |_| Ok(()),
+        )
+        .optional()
+        .map_err(|e| corrupt(e.to_string()))?
+        .is_some();
+    let version: i64 = if has_meta {
+        conn.query_row(
+            "SELECT value FROM mailtrace_meta WHERE key = 'schema_version'",
+            [],
+            |r| r.get::<_, String>(0),
+        )
+        .optional()?
+        .and_then(|v| v.parse().ok())
+        .ok_or_else(|| corrupt("schema version missing".into()))?
+    } else {
+        let tables: i64 = conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))?;
+        if tables > 0 {
+            return Err(corrupt("an SQLite database of another program".into()));
+        }
+        conn.execute_batch(
+            "CREATE TABLE mailtrace_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+        )?;
+        0
+    };
+    if version > VERSION {
+        return Err(StoreError::TooNew {
+            path: path.to_string(),
+            found: version,
+            supported: VERSION,
+        });
+    }
+    for (i, m) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+        let tx = conn.unchecked_transaction()?;
+        tx.execute_batch(m)?;
+        tx.execute(
+            "INSERT OR REPLACE INTO mailtrace_meta (key, value) VALUES ('schema_version', ?1)",
+            [(i + 1).to_string()],
+        )?;
+        tx.commit()?;
+    }
+    Ok(())
+}

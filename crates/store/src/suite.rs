@@ -1,0 +1,514 @@
+//! The one test suite every [`Store`] backend must pass.
+//!
+//! Call [`run_all`] with a factory of empty stores from the backend's tests.
+
+use crate::{Checkpoint, LooseFilter, Store, WriteBatch};
+use mailtrace_correlate::{LooseKind, LooseLine};
+use mailtrace_model::{Attempt, AttemptStatus, Event, Message, Recipient, Status, Ts};
+use mailtrace_query::{AddressPattern, Filter, Paging};
+
+/// A realistic message: `queue_id` on `server`, received at `secs`, one delivered recipient.
+pub fn sample(id: i64, server: &str, queue_id: &str, secs: i64) -> Message {
+    Message {
+        id,
+        server: server.into(),
+        mta: "postfix".into(),
+        queue_id: Some(queue_id.into()),
+        message_id: Some(format!("<{queue_id}@example.com>")),
+        sender: Some("Alice@Example.com".into()),
+        subject: Some(format!("Invoice {queue_id} 100%_done")),
+        size: Some(1234),
+        client_host: Some("client.example.com".into()),
+        client_ip: Some("192.0.2.10".into()),
+        received_at: Ts::from_secs(secs),
+        last_seen: Ts::from_secs(secs + 1),
+        status: Status::Delivered,
+        recipients: vec![Recipient {
+            address: "bob@example.org".into(),
+            status: Status::Delivered,
+            dsn: Some("2.0.0".into()),
+            smtp_code: Some(250),
+            response: Some("250 2.0.0 Ok: queued as XYZ".into()),
+            relay: Some("mx.example.org[198.51.100.1]:25".into()),
+            delay_s: Some(1.5),
+            last_attempt_at: Some(Ts::from_secs(secs + 1)),
+            attempts: vec![Attempt {
+                at: Ts::from_secs(secs + 1),
+                status: AttemptStatus::Sent,
+                agent: "smtp".into(),
+                ..Attempt::default()
+            }],
+            ..Recipient::default()
+        }],
+        events: vec![Event {
+            at: Ts::from_secs(secs),
+            kind: "received".into(),
+            text: "client=client.example.com[192.0.2.10]".into(),
+        }],
+        lines: vec![format!("Jan  1 00:00:00 {server} postfix/smtpd[1]: {queue_id}: client=client.example.com[192.0.2.10]")],
+        ..Message::default()
+    }
+}
+
+fn fixtures() -> Vec<Message> {
+    let mut v = Vec::new();
+    v.push(sample(1, "mx1", "AAA1", 1_000));
+    let mut m = sample(2, "mx1", "AAA2", 2_000);
+    m.sender = Some(String::new());
+    m.subject = Some("Undelivered Mail Returned to Sender".into());
+    m.bounce_of = Some(1);
+    v.push(m);
+    let mut m = sample(3, "mx2", "AAA1", 3_000);
+    m.status = Status::Bounced;
+    m.recipients[0].status = Status::Bounced;
+    m.recipients[0].address = "nobody@Other.test".into();
+    m.recipients[0].response = Some("550 5.1.1 User unknown".into());
+    m.recipients[0].smtp_code = Some(550);
+    m.recipients.push(Recipient {
+        address: "carol@example.org".into(),
+        orig_to: Some("team@example.org".into()),
+        status: Status::Delivered,
+        relay: Some("mx.example.org[198.51.100.1]:25".into()),
+        ..Recipient::default()
+    });
+    v.push(m);
+    let mut m = sample(4, "mx1", "", 4_000);
+    m.queue_id = None;
+    m.status = Status::Rejected;
+    m.reason = Some("554 5.7.1 Relay access denied".into());
+    m.recipients[0].status = Status::Rejected;
+    m.recipients[0].address = "x@relay.test".into();
+    m.recipients[0].relay = None;
+    m.client_ip = Some("203.0.113.5".into());
+    v.push(m);
+    let mut m = sample(5, "mx1", "AAA5", 5_000);
+    m.open = true;
+    m.status = Status::Deferred;
+    m.recipients[0].status = Status::Deferred;
+    m.parent_id = Some(1);
+    v.push(m);
+    v
+}
+
+fn ids(store: &dyn Store, f: Filter) -> Vec<i64> {
+    store
+        .search(
+            &f,
+            Paging {
+                limit: 100,
+                page: 1,
+            },
+        )
+        .unwrap_or_else(|e| panic!("{f:?}: {e}"))
+        .messages
+        .iter()
+        .map(|m| m.id)
+        .collect()
+}
+
+/// Run every check on stores made by `make` (each check gets a fresh store).
+pub fn run_all(make: &mut dyn FnMut() -> Box<dyn Store>) {
+    search_filters(make().as_mut());
+    round_trip_and_upsert(make().as_mut());
+    checkpoints_and_state(make().as_mut());
+    loose_lines(make().as_mut());
+    hostile_text_is_data(make().as_mut());
+}
+
+fn load(store: &mut dyn Store) {
+    store
+        .write(WriteBatch {
+            messages: fixtures(),
+            ..WriteBatch::default()
+        })
+        .expect("write fixtures");
+}
+
+/// Every filter of the CLI, newest first, paging and totals.
+pub fn search_filters(store: &mut dyn Store) {
+    load(store);
+    let all = ids(store, Filter::default());
+    assert_eq!(all, vec![5, 4, 3, 2, 1], "newest first");
+    let f = |f: Filter| ids(store, f);
+    assert_eq!(
+        f(Filter {
+            from: Some(AddressPattern::Exact("alice@example.com".into())),
+            ..Filter::default()
+        }),
+        vec![5, 4, 3, 1]
+    );
+    assert_eq!(
+        f(Filter {
+            from: Some(AddressPattern::Domain("example.com".into())),
+            ..Filter::default()
+        }),
+        vec![5, 4, 3, 1]
+    );
+    assert_eq!(
+        f(Filter {
+            from: Some(AddressPattern::Null),
+            ..Filter::default()
+        }),
+        vec![2]
+    );
+    assert_eq!(
+        f(Filter {
+            to: Some(AddressPattern::Exact("NOBODY@other.test".into())),
+            ..Filter::default()
+        }),
+        vec![3]
+    );
+    assert_eq!(
+        f(Filter {
+            to: Some(AddressPattern::Exact("team@example.org".into())),
+            ..Filter::default()
+        }),
+        vec![3],
+        "orig_to matches"
+    );
+    assert_eq!(
+        f(Filter {
+            to: Some(AddressPattern::Domain("other.test".into())),
+            ..Filter::default()
+        }),
+        vec![3]
+    );
+    assert_eq!(
+        f(Filter {
+            subject: Some("RETURNED to".into()),
+            ..Filter::default()
+        }),
+        vec![2]
+    );
+    assert_eq!(
+        f(Filter {
+            subject: Some("0%_d".into()),
+            ..Filter::default()
+        }),
+        vec![5, 4, 3, 1],
+        "% and _ are literal"
+    );
+    assert_eq!(
+        f(Filter {
+            subject: Some("%".into()),
+            ..Filter::default()
+        })
+        .len(),
+        4
+    );
+    assert_eq!(
+        f(Filter {
+            status: vec![Status::Bounced],
+            ..Filter::default()
+        }),
+        vec![3]
+    );
+    assert_eq!(
+        f(Filter {
+            status: vec![Status::Delivered],
+            ..Filter::default()
+        }),
+        vec![3, 2, 1],
+        "any recipient delivered"
+    );
+    assert_eq!(
+        f(Filter {
+            status: vec![Status::Rejected, Status::Deferred],
+            ..Filter::default()
+        }),
+        vec![5, 4]
+    );
+    assert_eq!(
+        f(Filter {
+            queue_id: Some("AAA1".into()),
+            ..Filter::default()
+        }),
+        vec![3, 1]
+    );
+    assert_eq!(
+        f(Filter {
+            message_id: Some("<AAA2@example.com>".into()),
+            ..Filter::default()
+        }),
+        vec![2]
+    );
+    assert_eq!(
+        f(Filter {
+            client: Some("203.0.113.5".into()),
+            ..Filter::default()
+        }),
+        vec![4]
+    );
+    assert_eq!(
+        f(Filter {
+            client: Some("CLIENT.example.com".into()),
+            ..Filter::default()
+        }),
+        vec![5, 4, 3, 2, 1]
+    );
+    assert_eq!(
+        f(Filter {
+            relay: Some("198.51.100.1".into()),
+            ..Filter::default()
+        }),
+        vec![5, 3, 2, 1]
+    );
+    assert_eq!(
+        f(Filter {
+            server: Some("mx2".into()),
+            ..Filter::default()
+        }),
+        vec![3]
+    );
+    assert_eq!(
+        f(Filter {
+            reason: Some("relay ACCESS".into()),
+            ..Filter::default()
+        }),
+        vec![4]
+    );
+    assert_eq!(
+        f(Filter {
+            reason: Some("user unknown".into()),
+            ..Filter::default()
+        }),
+        vec![3]
+    );
+    assert_eq!(
+        f(Filter {
+            since: Some(Ts::from_secs(2_000)),
+            until: Some(Ts::from_secs(4_000)),
+            ..Filter::default()
+        }),
+        vec![3, 2]
+    );
+    assert_eq!(
+        f(Filter {
+            from: Some(AddressPattern::Domain("example.com".into())),
+            server: Some("mx1".into()),
+            status: vec![Status::Delivered],
+            ..Filter::default()
+        }),
+        vec![1]
+    );
+    let page = store
+        .search(&Filter::default(), Paging { limit: 2, page: 2 })
+        .unwrap();
+    assert_eq!(page.total, 5);
+    assert_eq!(
+        page.messages.iter().map(|m| m.id).collect::<Vec<_>>(),
+        vec![3, 2]
+    );
+    assert!(
+        page.messages[0].lines.is_empty(),
+        "search results carry no raw lines"
+    );
+    let mut exported = Vec::new();
+    store
+        .export(
+            &Filter {
+                server: Some("mx1".into()),
+                ..Filter::default()
+            },
+            &mut |m| {
+                exported.push(m.id);
+                Ok(())
+            },
+        )
+        .unwrap();
+    assert_eq!(exported, vec![5, 4, 2, 1]);
+    assert!(store
+        .search(
+            &Filter {
+                to: Some(AddressPattern::Null),
+                ..Filter::default()
+            },
+            Paging::default()
+        )
+        .is_err());
+}
+
+/// Full documents come back unchanged; writing the same id again replaces it.
+pub fn round_trip_and_upsert(store: &mut dyn Store) {
+    load(store);
+    let want = fixtures().into_iter().find(|m| m.id == 3).unwrap();
+    assert_eq!(store.get(3).unwrap().as_ref(), Some(&want));
+    assert_eq!(store.get(99).unwrap(), None);
+    let found: Vec<i64> = store.lookup("AAA1").unwrap().iter().map(|m| m.id).collect();
+    assert_eq!(
+        found,
+        vec![3, 1],
+        "queue id on two servers: two messages, newest first"
+    );
+    assert_eq!(
+        store.lookup("AAA2@example.com").unwrap().len(),
+        1,
+        "message-id without brackets"
+    );
+    let rel: Vec<i64> = store.related(1).unwrap().iter().map(|m| m.id).collect();
+    assert_eq!(rel.len(), 2);
+    assert!(rel.contains(&2) && rel.contains(&5));
+    assert_eq!(
+        store
+            .open_messages()
+            .unwrap()
+            .iter()
+            .map(|m| m.id)
+            .collect::<Vec<_>>(),
+        vec![5]
+    );
+    assert_eq!(
+        store.open_messages().unwrap()[0].lines.len(),
+        1,
+        "open messages come with lines"
+    );
+    // The deferred message completes: same id, replaced, recipients replaced.
+    let mut m = fixtures().into_iter().find(|m| m.id == 5).unwrap();
+    m.open = false;
+    m.status = Status::Delivered;
+    m.recipients[0].status = Status::Delivered;
+    store
+        .write(WriteBatch {
+            messages: vec![m.clone()],
+            ..WriteBatch::default()
+        })
+        .unwrap();
+    assert_eq!(store.get(5).unwrap(), Some(m));
+    assert!(store.open_messages().unwrap().is_empty());
+    let st = store.stats().unwrap();
+    assert_eq!((st.messages, st.recipients, st.open), (5, 6, 0));
+    assert_eq!(
+        ids(
+            store,
+            Filter {
+                status: vec![Status::Deferred],
+                ..Filter::default()
+            }
+        ),
+        Vec::<i64>::new()
+    );
+}
+
+/// Checkpoints and correlator state are stored with the data.
+pub fn checkpoints_and_state(store: &mut dyn Store) {
+    assert!(store.checkpoints().unwrap().is_empty());
+    assert_eq!(store.correlator_state().unwrap(), None);
+    let cp = Checkpoint {
+        ident: -42,
+        ident_len: 1024,
+        path: "/var/log/mail.log".into(),
+        offset: 4096,
+        lines: 20,
+    };
+    store
+        .write(WriteBatch {
+            checkpoint: Some(cp.clone()),
+            state: Some("{\"x\":1}".into()),
+            ..WriteBatch::default()
+        })
+        .unwrap();
+    let cp2 = Checkpoint {
+        offset: 8192,
+        lines: 40,
+        ..cp.clone()
+    };
+    store
+        .write(WriteBatch {
+            checkpoint: Some(cp2.clone()),
+            state: Some("{\"x\":2}".into()),
+            ..WriteBatch::default()
+        })
+        .unwrap();
+    assert_eq!(store.checkpoints().unwrap(), vec![cp2]);
+    assert_eq!(
+        store.correlator_state().unwrap().as_deref(),
+        Some("{\"x\":2}")
+    );
+}
+
+/// Loose lines are kept and found by kind, server, text and time.
+pub fn loose_lines(store: &mut dyn Store) {
+    let l = |kind, line: &str, at| LooseLine {
+        server: "mx1".into(),
+        at: Ts::from_secs(at),
+        kind,
+        line: line.into(),
+    };
+    store
+        .write(WriteBatch {
+            loose: vec![
+                l(LooseKind::Unparsed, "\u{fffd}garbage", 10),
+                l(LooseKind::Other, "dovecot: login", 20),
+                l(LooseKind::Session, "connect from x", 30),
+            ],
+            ..WriteBatch::default()
+        })
+        .unwrap();
+    let st = store.stats().unwrap();
+    assert_eq!((st.loose, st.unparsed), (3, 1));
+    let un = store
+        .loose_lines(
+            &LooseFilter {
+                kind: Some("unparsed".into()),
+                ..LooseFilter::default()
+            },
+            Paging::default(),
+        )
+        .unwrap();
+    assert_eq!(un.len(), 1);
+    assert_eq!(un[0].line, "\u{fffd}garbage");
+    let found = store
+        .loose_lines(
+            &LooseFilter {
+                contains: Some("login".into()),
+                ..LooseFilter::default()
+            },
+            Paging::default(),
+        )
+        .unwrap();
+    assert_eq!(found.len(), 1);
+    let late = store
+        .loose_lines(
+            &LooseFilter {
+                since: Some(Ts::from_secs(15)),
+                ..LooseFilter::default()
+            },
+            Paging::default(),
+        )
+        .unwrap();
+    assert_eq!(late.len(), 2);
+}
+
+/// Quotes, SQL and wildcards in log content are only data.
+pub fn hostile_text_is_data(store: &mut dyn Store) {
+    let mut m = sample(7, "mx1", "EVIL1", 100);
+    m.subject = Some("'; DROP TABLE messages; -- <script>alert(1)</script>".into());
+    m.sender = Some("\"o'hara\"@example.com".into());
+    store
+        .write(WriteBatch {
+            messages: vec![m.clone()],
+            ..WriteBatch::default()
+        })
+        .unwrap();
+    assert_eq!(
+        ids(
+            store,
+            Filter {
+                subject: Some("DROP TABLE".into()),
+                ..Filter::default()
+            }
+        ),
+        vec![7]
+    );
+    assert_eq!(
+        ids(
+            store,
+            Filter {
+                from: Some(AddressPattern::Exact("\"o'hara\"@example.com".into())),
+                ..Filter::default()
+            }
+        ),
+        vec![7]
+    );
+    assert_eq!(store.get(7).unwrap(), Some(m));
+}
