@@ -42,6 +42,8 @@ pub struct CorrelatorState {
     pub year: Option<syslog::YearState>,
     /// Time of the last line, used for lines without an envelope.
     pub last_ts: Ts,
+    /// Identity of the input `year` belongs to.
+    pub file: Option<i64>,
 }
 
 #[derive(Debug, Default, Clone, Serialize, Deserialize)]
@@ -901,7 +903,7 @@ impl Correlator {
     }
 
     /// The state to save with a checkpoint (sessions, pending links, agent lines).
-    pub fn state(&self, year: Option<syslog::YearState>) -> CorrelatorState {
+    pub fn state(&self, file: Option<i64>, year: Option<syslog::YearState>) -> CorrelatorState {
         CorrelatorState {
             servers: self
                 .servers
@@ -916,6 +918,7 @@ impl Correlator {
                 .collect(),
             year,
             last_ts: self.last_ts,
+            file,
         }
     }
 

@@ -56,7 +56,7 @@ fn message_with_session_and_two_recipients() {
 #[test]
 fn deferred_then_delivered_keeps_every_attempt_and_resumes_after_restore() {
     let (out, c) = run(SESSION);
-    let state = c.state(None);
+    let state = c.state(None, None);
     let mut c = Correlator::restore(state, out.messages, Limits::default());
     let mut ctx = syslog::Context::new(2024, jiff::tz::TimeZone::UTC);
     for l in [

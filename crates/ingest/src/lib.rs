@@ -1,0 +1,346 @@
+//! Ingestion: log files in, committed batches out.
+//!
+//! Stage: ingest. [`Ingestor`] reads each input ([`Input::Path`], plain or gzip, or
+//! [`Input::Stdin`]) line by line, feeds the correlator, and hands batches to a writer thread over
+//! a bounded channel. Each batch carries the input's [`Checkpoint`] and the correlator state, and
+//! the store commits them together: a killed ingest resumes where the last batch ended, and the
+//! same file ingested twice adds nothing.
+//!
+//! Bad input never stops an ingest: lines that are not UTF-8 are decoded lossily, lines longer
+//! than [`MAX_LINE`] are cut (and marked), and everything unparsed is stored as a loose line.
+#![deny(missing_docs)]
+
+mod reader;
+
+pub use reader::{open_input, InputReader, MAX_LINE};
+
+use jiff::tz::TimeZone;
+use mailtrace_correlate::{Correlator, CorrelatorState, Counters, Limits, Output};
+use mailtrace_parse::syslog;
+use mailtrace_store::{Checkpoint, Store, StoreError, WriteBatch};
+use serde::Serialize;
+use std::path::PathBuf;
+
+/// Errors of an ingest.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum IngestError {
+    /// An input could not be opened or read.
+    #[error("{path}: {source}")]
+    Io {
+        /// The input.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The store refused a batch.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The saved correlator state could not be read.
+    #[error("saved correlator state is unreadable: {0}")]
+    State(#[from] serde_json::Error),
+}
+
+/// One input.
+#[derive(Debug, Clone)]
+pub enum Input {
+    /// A file, plain or gzip (detected from its first bytes).
+    Path(PathBuf),
+    /// Standard input.
+    Stdin,
+}
+
+impl Input {
+    /// How to show it.
+    pub fn name(&self) -> String {
+        match self {
+            Input::Path(p) => p.display().to_string(),
+            Input::Stdin => "-".to_string(),
+        }
+    }
+}
+
+/// How to ingest.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Server name for every line (instead of the syslog host field).
+    pub server: Option<String>,
+    /// Year of the first BSD-timestamp line (instead of inferring it from the file time).
+    pub year: Option<i16>,
+    /// Zone of BSD timestamps (they carry none).
+    pub tz: TimeZone,
+    /// Lines per committed batch.
+    pub batch_lines: u64,
+    /// Correlation memory limits.
+    pub limits: Limits,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            server: None,
+            year: None,
+            tz: TimeZone::system(),
+            batch_lines: 200_000,
+            limits: Limits::default(),
+        }
+    }
+}
+
+/// What happened to one input.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct FileReport {
+    /// The input.
+    pub input: String,
+    /// Detected format.
+    pub format: String,
+    /// Lines read in this run.
+    pub lines: u64,
+    /// Bytes read in this run.
+    pub bytes: u64,
+    /// Bytes skipped because an earlier run read them.
+    pub resumed_at: u64,
+}
+
+/// What an ingest did.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Summary {
+    /// Per input.
+    pub files: Vec<FileReport>,
+    /// Lines read.
+    pub lines: u64,
+    /// Bytes read.
+    pub bytes: u64,
+    /// Messages written finished or updated (including rejections).
+    pub messages: u64,
+    /// Recipients in finished messages.
+    pub recipients: u64,
+    /// Messages still queued at the end.
+    pub open: u64,
+    /// Lines not understood (kept as loose lines).
+    pub unparsed: u64,
+    /// Lines of other programs (kept as loose lines).
+    pub other: u64,
+}
+
+/// Progress callbacks (a progress bar on a terminal).
+pub trait Progress {
+    /// A new input starts; `len` is its size when known.
+    fn start(&mut self, name: &str, len: Option<u64>);
+    /// Bytes consumed of the current input so far.
+    fn advance(&mut self, pos: u64, lines: u64);
+    /// The input is done.
+    fn finish(&mut self);
+}
+
+/// No progress display.
+pub struct NoProgress;
+
+impl Progress for NoProgress {
+    fn start(&mut self, _: &str, _: Option<u64>) {}
+    fn advance(&mut self, _: u64, _: u64) {}
+    fn finish(&mut self) {}
+}
+
+struct Job {
+    out: Output,
+    checkpoint: Option<Checkpoint>,
+    state: Option<String>,
+}
+
+/// Reads inputs into a store. See the crate documentation.
+pub struct Ingestor<'s> {
+    store: &'s mut dyn Store,
+    opts: Options,
+}
+
+impl<'s> Ingestor<'s> {
+    /// An ingestor writing to `store`.
+    pub fn new(store: &'s mut dyn Store, opts: Options) -> Ingestor<'s> {
+        Ingestor { store, opts }
+    }
+
+    /// Ingest `inputs` in order.
+    ///
+    /// # Errors
+    /// An input cannot be opened or read, or the store fails. Batches committed before the
+    /// error stay committed (with their checkpoints), so running again resumes.
+    pub fn run(
+        self,
+        inputs: &[Input],
+        progress: &mut dyn Progress,
+    ) -> Result<Summary, IngestError> {
+        let Ingestor { store, opts } = self;
+        let checkpoints = store.checkpoints()?;
+        let state: CorrelatorState = match store.correlator_state()? {
+            Some(s) => serde_json::from_str(&s)?,
+            None => CorrelatorState::default(),
+        };
+        let saved_file = state.file;
+        let saved_year = state.year;
+        let mut correlator = Correlator::restore(state, store.open_messages()?, opts.limits);
+        let before = correlator.counters();
+        let (tx, rx) = crossbeam_channel::bounded::<Job>(2);
+        let mut summary = Summary::default();
+        let written = std::thread::scope(|scope| -> Result<(u64, u64), IngestError> {
+            let writer = scope.spawn(move || -> Result<(u64, u64), StoreError> {
+                let (mut messages, mut open) = (0u64, 0u64);
+                for job in rx {
+                    messages += job.out.messages.iter().filter(|m| !m.open).count() as u64;
+                    open = job.out.messages.iter().filter(|m| m.open).count() as u64;
+                    store.write(WriteBatch {
+                        messages: job.out.messages,
+                        loose: job.out.loose,
+                        checkpoint: job.checkpoint,
+                        state: job.state,
+                    })?;
+                }
+                Ok((messages, open))
+            });
+            let read = (|| -> Result<(), IngestError> {
+                for input in inputs {
+                    let report = ingest_one(
+                        input,
+                        &opts,
+                        &checkpoints,
+                        saved_file,
+                        saved_year,
+                        &mut correlator,
+                        &tx,
+                        progress,
+                    )?;
+                    summary.lines += report.lines;
+                    summary.bytes += report.bytes;
+                    summary.files.push(report);
+                }
+                let out = correlator.finish_input();
+                let state = serde_json::to_string(&correlator.state(None, None))?;
+                let _ = tx.send(Job {
+                    out,
+                    checkpoint: None,
+                    state: Some(state),
+                });
+                Ok(())
+            })();
+            drop(tx);
+            let w = writer.join().unwrap_or_else(|_| {
+                Err(StoreError::Filter {
+                    field: "writer",
+                    message: "the store writer thread panicked".into(),
+                })
+            });
+            read?;
+            Ok(w?)
+        })?;
+        let c = correlator.counters();
+        summary.messages = written.0;
+        summary.open = correlator.open_messages() as u64;
+        summary.recipients = c.recipients_done - before.recipients_done;
+        summary.unparsed = c.unparsed - before.unparsed;
+        summary.other = c.other - before.other;
+        Ok(summary)
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn ingest_one(
+    input: &Input,
+    opts: &Options,
+    checkpoints: &[Checkpoint],
+    saved_file: Option<i64>,
+    saved_year: Option<syslog::YearState>,
+    correlator: &mut Correlator,
+    tx: &crossbeam_channel::Sender<Job>,
+    progress: &mut dyn Progress,
+) -> Result<FileReport, IngestError> {
+    let name = input.name();
+    let io = |source| IngestError::Io {
+        path: name.clone(),
+        source,
+    };
+    let mut r = open_input(input).map_err(io)?;
+    let (ident, ident_len) = r.identity(checkpoints);
+    let resume = checkpoints
+        .iter()
+        .find(|c| c.ident == ident && c.ident_len == ident_len)
+        .map_or(0, |c| c.offset);
+    let mut report = FileReport {
+        input: name.clone(),
+        format: r.format().to_string(),
+        resumed_at: resume,
+        ..FileReport::default()
+    };
+    if ident_len == 0 {
+        return Ok(report);
+    }
+    let mut ctx = match (
+        opts.year,
+        saved_file == Some(ident) && resume > 0,
+        saved_year,
+    ) {
+        (Some(y), _, _) => syslog::Context::new(y, opts.tz.clone()),
+        (None, true, Some(ys)) => syslog::Context::with_state(ys, opts.tz.clone()),
+        _ => {
+            let end = r.modified().to_zoned(opts.tz.clone());
+            syslog::Context::ending_at(end.year(), end.month() as u8, opts.tz.clone())
+        }
+    };
+    r.skip(resume).map_err(io)?;
+    progress.start(&name, r.len());
+    let mut offset = resume;
+    let mut lines_total = checkpoints
+        .iter()
+        .find(|c| c.ident == ident && c.ident_len == ident_len)
+        .map_or(0, |c| c.lines);
+    let mut since_batch = 0u64;
+    let mut buf = Vec::with_capacity(4096);
+    let server = opts.server.as_deref();
+    let send = |correlator: &mut Correlator,
+                offset: u64,
+                lines: u64,
+                ctx: &syslog::Context|
+     -> Result<bool, IngestError> {
+        let out = correlator.checkpoint();
+        let state = serde_json::to_string(&correlator.state(Some(ident), Some(ctx.state())))?;
+        Ok(tx
+            .send(Job {
+                out,
+                checkpoint: Some(Checkpoint {
+                    ident,
+                    ident_len,
+                    path: name.clone(),
+                    offset,
+                    lines,
+                }),
+                state: Some(state),
+            })
+            .is_ok())
+    };
+    loop {
+        let n = r.next_line(&mut buf).map_err(io)?;
+        if n == 0 {
+            break;
+        }
+        offset += n as u64;
+        report.bytes += n as u64;
+        report.lines += 1;
+        lines_total += 1;
+        let text = String::from_utf8_lossy(&buf);
+        correlator.feed_line(&text, &mut ctx, server);
+        since_batch += 1;
+        if since_batch >= opts.batch_lines {
+            since_batch = 0;
+            progress.advance(offset, report.lines);
+            if !send(correlator, offset, lines_total, &ctx)? {
+                break; // the writer failed; its error is reported by the caller
+            }
+        }
+    }
+    send(correlator, offset, lines_total, &ctx)?;
+    progress.advance(offset, report.lines);
+    progress.finish();
+    Ok(report)
+}
+
+/// The counters type re-exported for front ends.
+pub type CorrelationCounters = Counters;
