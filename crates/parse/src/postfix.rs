@@ -4,7 +4,7 @@
 //! becomes a [`Record`]; text that no rule knows stays [`Kind::Unrecognized`] so the caller can
 //! count it and keep it. Nothing here allocates: records borrow from the line.
 
-use crate::util::{host_addr, leading_code, leading_dsn, unbracket};
+use crate::util::{host_addr, is_ip, leading_code, leading_dsn, peer_prefix, unbracket};
 use mailtrace_model::AttemptStatus;
 
 /// One Postfix log line.
@@ -20,6 +20,215 @@ pub struct Record<'a> {
     pub kind: Kind<'a>,
 }
 
+/// Daemons on the client side of SMTP: the `host[addr]` they name is a server, not a client.
+const CLIENT_SIDE: &[&str] = &["smtp", "lmtp"];
+
+impl<'a> Record<'a> {
+    fn client_side(&self) -> bool {
+        CLIENT_SIDE.contains(&self.service)
+    }
+
+    /// The SMTP client the line is about, wherever the line names one: smtpd sessions and
+    /// rejects, SASL failures, `improper command pipelining`/`too many errors` notes, warnings
+    /// such as `non-SMTP command from host[addr]` or `hostname H does not resolve to address A`,
+    /// postscreen and tlsproxy events, cleanup checks, dnsblog hits and anvil statistics (the
+    /// last three give the address only).
+    pub fn client(&self) -> Option<Peer<'a>> {
+        match &self.kind {
+            Kind::Connect { client }
+            | Kind::Disconnect { client, .. }
+            | Kind::LostConnection { client, .. }
+            | Kind::Client { client, .. }
+            | Kind::SaslFailed { client, .. } => Some(*client),
+            Kind::Reject { client, .. } | Kind::Postscreen { client, .. } => *client,
+            Kind::Check { client, .. } => Peer::parse(client),
+            Kind::Tls {
+                direction: "from",
+                peer,
+                ..
+            } => Some(*peer),
+            Kind::DnsblHit { addr, .. } => Some(Peer {
+                addr,
+                ..Peer::default()
+            }),
+            Kind::Statistics(text) => anvil_client(text),
+            Kind::Note(text) | Kind::QueueNote(text) | Kind::Diagnostic { text, .. }
+                if !self.client_side() =>
+            {
+                text_client(text)
+            }
+            _ => None,
+        }
+    }
+
+    /// The SMTP/LMTP server the line is about: the next hop of a delivery (`relay=host[addr]:port`),
+    /// the host named by a delivery note (`host X said`, `lost connection with X`, `conversation
+    /// with X timed out`, `server X said`), a connect or TLS failure, an outgoing TLS session; and
+    /// the local address a postscreen `CONNECT from [client]:port to [server]:port` names.
+    pub fn server(&self) -> Option<Peer<'a>> {
+        match &self.kind {
+            // `relay=none` when the connection failed: the response names the host.
+            Kind::Delivery(d) => d
+                .relay
+                .and_then(Peer::parse)
+                .or_else(|| Peer::after(d.response, &["host ", "with ", "connect to ", "server "])),
+            Kind::Tls {
+                direction: "to",
+                peer,
+                ..
+            } => Some(*peer),
+            Kind::ConnectFailure { target, .. } => Peer::prefix(target).map(|(p, _)| p),
+            Kind::Postscreen { detail, .. } => detail
+                .strip_prefix("to ")
+                .and_then(Peer::prefix)
+                .map(|(p, _)| p),
+            Kind::DeliveryNote { text, .. }
+            | Kind::Note(text)
+            | Kind::QueueNote(text)
+            | Kind::Diagnostic { text, .. }
+                if self.client_side() =>
+            {
+                Peer::after(text, &["host ", "with ", "server ", " for ", " to "])
+            }
+            _ => None,
+        }
+    }
+
+    /// The SMTP command or state the line refers to: the stage of a reject or lost connection
+    /// (`RCPT`, `END-OF-MESSAGE`, `DATA`), `after STAGE` of smtpd notes and postscreen events, and
+    /// `in reply to STAGE command` of a remote reply (`RCPT TO`, `end of DATA`).
+    pub fn stage(&self) -> Option<&'a str> {
+        match &self.kind {
+            Kind::Reject { stage, .. } | Kind::LostConnection { stage, .. } => Some(stage),
+            Kind::Postscreen { detail, .. } => {
+                let s = detail.strip_prefix("after ")?;
+                let end = s.find(':').unwrap_or(s.len());
+                Some(s[..end].trim()).filter(|s| !s.is_empty())
+            }
+            Kind::Note(text) | Kind::QueueNote(text) => match proxy_note(text) {
+                Some((stage, _, _)) => Some(stage),
+                None => after_stage(text),
+            },
+            Kind::Delivery(d) => in_reply_to(d.response),
+            Kind::DeliveryNote { text, .. } => in_reply_to(text),
+            _ => None,
+        }
+    }
+
+    /// The SMTP reply the line reports: what a reject told the client, what the remote server
+    /// replied to a delivery (`host X said: 450 ...` without the `(in reply to ...)` tail), a
+    /// header/body check's reply, or a before-queue filter's `proxy-accept` reply.
+    pub fn reply(&self) -> Option<Reply<'a>> {
+        match &self.kind {
+            Kind::Reject { reply, .. } => Some(*reply),
+            Kind::Check { reply, .. } => *reply,
+            Kind::Delivery(d) => remote_reply(d.response).or_else(|| {
+                leading_code(d.response).map(|_| Reply::parse(strip_in_reply(d.response)))
+            }),
+            Kind::DeliveryNote { text, .. } => remote_reply(text),
+            Kind::Note(text) | Kind::QueueNote(text) => proxy_note(text).map(|(_, r, _)| r),
+            _ => None,
+        }
+    }
+
+    /// The envelope a line's trailer names (`from=<> to=<> proto= helo=<>`): rejects, checks and
+    /// `proxy-accept` notes.
+    pub fn envelope(&self) -> Option<Envelope<'a>> {
+        match &self.kind {
+            Kind::Reject { envelope, .. } | Kind::Check { envelope, .. } => Some(*envelope),
+            Kind::Note(text) | Kind::QueueNote(text) => proxy_note(text).map(|(_, _, e)| e),
+            _ => None,
+        }
+    }
+}
+
+/// `proxy-accept: STAGE: REPLY; from=<> to=<> ...`.
+fn proxy_note(text: &str) -> Option<(&str, Reply<'_>, Envelope<'_>)> {
+    let rest = text.strip_prefix("proxy-accept: ")?;
+    let (stage, rest) = rest.split_once(':')?;
+    let (reply, envelope) = split_trailer(rest.trim_start());
+    Some((stage, Reply::parse(reply), envelope))
+}
+
+/// `... after STAGE from host[addr]` (smtpd's `improper command pipelining`, `too many errors`,
+/// `bare <LF> received`, `lost connection`): the stage's first word.
+fn after_stage(text: &str) -> Option<&str> {
+    let (_, rest) = text.split_once(" after ")?;
+    let (stage, _) = rest.split_once(" from ")?;
+    stage.split(' ').next().filter(|s| !s.is_empty())
+}
+
+/// `... (in reply to RCPT TO command)` → `RCPT TO`.
+fn in_reply_to(text: &str) -> Option<&str> {
+    let (_, rest) = text.rsplit_once("(in reply to ")?;
+    let end = rest.find(" command)")?;
+    Some(&rest[..end])
+}
+
+/// Drop a trailing `(in reply to ... command)`.
+fn strip_in_reply(text: &str) -> &str {
+    match text.rfind(" (in reply to ") {
+        Some(i) if text.ends_with(" command)") => &text[..i],
+        _ => text,
+    }
+}
+
+/// The reply inside `host X said: REPLY (in reply to ...)` or `host X refused to talk to me: REPLY`.
+fn remote_reply(text: &str) -> Option<Reply<'_>> {
+    let (_, r) = text
+        .split_once(" said: ")
+        .or_else(|| text.split_once(" refused to talk to me: "))?;
+    Some(Reply::parse(strip_in_reply(r)))
+}
+
+/// The client named in a warning or note: `... from host[addr]...`, `host[addr]: ...` at the start,
+/// `hostname H does not resolve to address A`, `A: hostname H verification failed`.
+fn text_client(text: &str) -> Option<Peer<'_>> {
+    if let Some((p, rest)) = Peer::prefix(text) {
+        if rest.is_empty() || rest.starts_with(':') {
+            return Some(p);
+        }
+    }
+    if let Some(rest) = text.strip_prefix("hostname ") {
+        if let Some((host, rest)) = rest.split_once(" does not resolve to address ") {
+            // IPv6 addresses contain `:`, but not `: `.
+            let end = rest.find([' ']).unwrap_or(rest.len());
+            let addr = rest[..end].trim_end_matches(':');
+            return is_ip(addr).then_some(Peer {
+                host,
+                addr,
+                port: None,
+            });
+        }
+    }
+    if let Some((addr, _)) = text.split_once(": ") {
+        if is_ip(addr) {
+            return Some(Peer {
+                addr,
+                ..Peer::default()
+            });
+        }
+    }
+    Peer::after(text, &[" from "])
+}
+
+/// anvil: `statistics: max connection rate 1/60s for (smtpd:1.2.3.4) at ...`. The key is
+/// `service:addr`; an inet service bound to one address is itself `addr:port`.
+fn anvil_client(text: &str) -> Option<Peer<'_>> {
+    let (_, rest) = text.split_once(" for (")?;
+    let key = &rest[..rest.find(')')?];
+    let (first, rest) = key.split_once(':')?;
+    let addr = if first.contains('.') || first.starts_with('[') {
+        rest.split_once(':')?.1
+    } else {
+        rest
+    };
+    (!addr.is_empty()).then_some(Peer {
+        addr,
+        ..Peer::default()
+    })
+}
+
 /// A remote client or server: `host[addr]` or `host[addr]:port`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Peer<'a> {
@@ -32,9 +241,28 @@ pub struct Peer<'a> {
 }
 
 impl<'a> Peer<'a> {
-    fn parse(s: &'a str) -> Option<Peer<'a>> {
+    /// Parse exactly `host[addr]` or `host[addr]:port`.
+    pub fn parse(s: &'a str) -> Option<Peer<'a>> {
         let (host, addr, port) = host_addr(s)?;
         Some(Peer { host, addr, port })
+    }
+
+    /// A `host[addr]` or `host[addr]:port` at the start of `s`, and the text after it.
+    fn prefix(s: &'a str) -> Option<(Peer<'a>, &'a str)> {
+        let ((host, addr, port), rest) = peer_prefix(s)?;
+        Some((Peer { host, addr, port }, rest))
+    }
+
+    /// The earliest peer in `text` that directly follows one of `markers`.
+    fn after(text: &'a str, markers: &[&str]) -> Option<Peer<'a>> {
+        markers
+            .iter()
+            .filter_map(|m| {
+                text.match_indices(m)
+                    .find_map(|(i, _)| Peer::prefix(&text[i + m.len()..]).map(|(p, _)| (i, p)))
+            })
+            .min_by_key(|(i, _)| *i)
+            .map(|(_, p)| p)
     }
 }
 
@@ -126,7 +354,8 @@ pub enum Kind<'a> {
     LostConnection {
         /// `lost connection` or `timeout`.
         what: &'a str,
-        /// The SMTP stage (`DATA`, `CONNECT`, `STARTTLS`...).
+        /// The SMTP stage (`DATA`, `CONNECT`, `STARTTLS`...), without the `(N bytes)` that may
+        /// follow `DATA`/`BDAT`.
         stage: &'a str,
         /// The client.
         client: Peer<'a>,
@@ -193,13 +422,18 @@ pub enum Kind<'a> {
         details: &'a str,
     },
     /// postscreen: `CONNECT`, `PASS NEW`, `PASS OLD`, `DNSBL rank N`, `PREGREET`, `HANGUP`,
-    /// `DISCONNECT`, `COMMAND ... LIMIT`, `NON-SMTP COMMAND`, allow/deny list hits.
+    /// `DISCONNECT`, `COMMAND ... LIMIT`, `COMMAND PIPELINING`, `NON-SMTP COMMAND`,
+    /// `BARE NEWLINE`, allow/deny list hits (`WHITELISTED`, `ALLOWLIST VETO`, ...). tlsproxy's
+    /// `CONNECT from [addr]:port` and `DISCONNECT [addr]:port` are logged the same way.
     Postscreen {
-        /// The upper-case action words (`PASS NEW`, `DNSBL rank 3`).
+        /// Everything before the client, without the `from`/`for` that joins them: the upper-case
+        /// event name and its numbers (`PASS NEW`, `DNSBL rank 3`, `PREGREET 11 after 0.06`,
+        /// `HANGUP after 63`, `COMMAND TIME LIMIT`). The event is the leading upper-case words.
         action: &'a str,
         /// The client.
         client: Option<Peer<'a>>,
-        /// Anything after the client.
+        /// Anything after the client (`after CONNECT`, `to [addr]:25`, `in tests after SMTP
+        /// handshake`, the pregreet text), without the `: ` that may introduce it.
         detail: &'a str,
     },
     /// dnsblog: `addr 1.2.3.4 listed by domain zen.spamhaus.org as 127.0.0.2`.
@@ -243,7 +477,10 @@ pub enum Kind<'a> {
     /// A delivery agent: `QUEUEID: to=<..>, relay=.., delay=.., dsn=.., status=.. (...)`.
     Delivery(Delivery<'a>),
     /// A delivery agent note about a queued message that is not a per-recipient status:
-    /// `host X said: ...`, `lost connection with X while ...`, `conversation with X timed out`.
+    /// `host X said: ...`, `host X refused to talk to me: ...`, `lost connection with X while ...`,
+    /// `conversation with X timed out`, `SASL authentication failed; server X said: ...`,
+    /// `enabling PIX workarounds: ... for X`. [`Record::server`], [`Record::reply`] and
+    /// [`Record::stage`] take it apart.
     DeliveryNote {
         /// The text.
         text: &'a str,
@@ -251,7 +488,8 @@ pub enum Kind<'a> {
         smtp_code: Option<u16>,
     },
     /// smtp/lmtp without queue id: `connect to host[addr]:25: Connection refused`,
-    /// `Host or domain name not found`, `certificate verification failed ...`.
+    /// `connect to private/dovecot-lmtp: No such file or directory`. (`certificate verification
+    /// failed for X` is a [`Kind::Note`]: with opportunistic TLS the delivery goes on.)
     ConnectFailure {
         /// What could not be reached.
         target: &'a str,
@@ -268,7 +506,8 @@ pub enum Kind<'a> {
     },
     /// postsuper: an administrator acted on a queued message.
     Postsuper(PostsuperAction),
-    /// `warning:`, `error:`, `fatal:`, `panic:` lines without a more specific meaning.
+    /// `warning:`, `error:`, `fatal:`, `panic:` lines without a more specific meaning. With
+    /// `warning: QUEUEID: ...` the record carries the queue id and `text` is what follows it.
     Diagnostic {
         /// `warning`, `error`, `fatal`, `panic`.
         level: &'a str,
@@ -279,10 +518,16 @@ pub enum Kind<'a> {
     Statistics(&'a str),
     /// master and postfix-script life cycle: `daemon started`, `reload`, `terminating on signal`.
     Lifecycle(&'a str),
-    /// Known informational smtpd/smtp lines (`improper command pipelining`, `too many errors`,
-    /// `SSL_accept error`, `discarding EHLO keywords`, `proxy-accept`, ...).
+    /// Known informational lines without queue id: smtpd's `improper command pipelining after X
+    /// from Y`, `too many errors after X from Y`, `bare <LF> received`, `SSL_accept error from Y`,
+    /// `setting up TLS connection from Y`, `discarding EHLO keywords`, `proxy-accept`; smtp's
+    /// `SSL_connect error to X`, `certificate verification failed for X`, `Host offered
+    /// STARTTLS`; postsuper's `Deleted: N messages` summaries. [`Record::client`],
+    /// [`Record::server`], [`Record::stage`] and [`Record::reply`] take them apart.
     Note(&'a str),
-    /// A line about a queued message whose text no rule above describes; it still belongs to the message.
+    /// A line about a queued message, from a daemon other than a delivery agent, whose text no rule
+    /// above describes (`proxy-accept: END-OF-MESSAGE: 250 ...` with a queue id, ...); it still
+    /// belongs to the message.
     QueueNote(&'a str),
     /// A Postfix line that no rule knows.
     Unrecognized(&'a str),
@@ -358,13 +603,23 @@ pub fn program(tag: &str) -> Option<(&str, &str)> {
 /// Parse what a Postfix daemon logged. `None` when `program` is not a Postfix daemon.
 pub fn parse<'a>(program_tag: &'a str, text: &'a str) -> Option<Record<'a>> {
     let (instance, service) = program(program_tag)?;
-    let (queue_id, body) = match split_queue_id(text) {
+    let (mut queue_id, body) = match split_queue_id(text) {
         Some((q, b)) => (Some(q), b),
         None => (None, text),
     };
     let kind = match queue_id {
         Some(qid) => queue_line(service, qid, body),
-        None => other_line(service, body),
+        None => match diagnostic(body) {
+            // `warning: QUEUEID: sender_canonical_maps map lookup problem ...` is about a message.
+            Some((level, rest)) => match split_queue_id(rest).filter(|(q, _)| *q != "NOQUEUE") {
+                Some((qid, text)) => {
+                    queue_id = Some(qid);
+                    Kind::Diagnostic { level, text }
+                }
+                None => other_line(service, body),
+            },
+            None => other_line(service, body),
+        },
     };
     Some(Record {
         instance,
@@ -386,10 +641,11 @@ fn split_queue_id(text: &str) -> Option<(&str, &str)> {
         return Some((id, rest));
     }
     let b = id.as_bytes();
-    let short = (5..=15).contains(&b.len())
+    // Short ids: 5 hex digits of microseconds, then the inode number in hex (up to 16 digits).
+    let short = (5..=21).contains(&b.len())
         && b.iter()
             .all(|c| c.is_ascii_digit() || (b'A'..=b'F').contains(c));
-    let long = (10..=20).contains(&b.len())
+    let long = (10..=23).contains(&b.len())
         && b.iter().any(u8::is_ascii_digit)
         && b.iter()
             .all(|c| c.is_ascii_alphanumeric() && !b"aeiouAEIOU".contains(c));
@@ -401,7 +657,8 @@ fn queue_line<'a>(service: &'a str, qid: &'a str, body: &'a str) -> Kind<'a> {
         return k;
     }
     if qid == "NOQUEUE" {
-        return Kind::Unrecognized(body);
+        // `NOQUEUE: lost connection after CONNECT from ...`, `NOQUEUE: client=...`.
+        return other_line(service, body);
     }
     if let Some(rest) = body.strip_prefix("to=") {
         if let Some(d) = delivery(rest) {
@@ -479,19 +736,31 @@ fn queue_line<'a>(service: &'a str, qid: &'a str, body: &'a str) -> Kind<'a> {
     if let Some((level, text)) = diagnostic(body) {
         return Kind::Diagnostic { level, text };
     }
-    Kind::DeliveryNote {
-        text: body,
-        smtp_code: body
-            .split_once(" said: ")
-            .and_then(|(_, r)| leading_code(r)),
+    if DELIVERY_AGENTS.contains(&service) {
+        return Kind::DeliveryNote {
+            text: body,
+            smtp_code: remote_reply(body).and_then(|r| r.code),
+        };
     }
+    Kind::QueueNote(body)
 }
+
+/// Daemons whose queue-id lines without `to=` are notes about a delivery attempt.
+const DELIVERY_AGENTS: &[&str] = &[
+    "smtp", "lmtp", "local", "virtual", "pipe", "error", "retry", "discard", "relay",
+];
 
 fn other_line<'a>(service: &'a str, body: &'a str) -> Kind<'a> {
     if let Some(k) = smtpd_session_line(body) {
         return k;
     }
-    if service == "postscreen" {
+    if let Some(rest) = body.strip_prefix("client=") {
+        // `NOQUEUE: client=host[addr]` (before-queue proxy).
+        if let Some(k) = client_line(rest) {
+            return k;
+        }
+    }
+    if service == "postscreen" || service == "tlsproxy" {
         if let Some(k) = postscreen_line(body) {
             return k;
         }
@@ -507,7 +776,14 @@ fn other_line<'a>(service: &'a str, body: &'a str) -> Kind<'a> {
         }
     }
     if let Some(rest) = body.strip_prefix("connect to ") {
-        if let Some((target, reason)) = rest.rsplit_once(": ") {
+        // `connect to host[addr]:port: reason`, `connect to private/x: reason`.
+        let split = match Peer::prefix(rest) {
+            Some((_, after)) => after
+                .strip_prefix(':')
+                .map(|r| (&rest[..rest.len() - after.len()], r.trim_start())),
+            None => rest.split_once(": "),
+        };
+        if let Some((target, reason)) = split {
             return Kind::ConnectFailure { target, reason };
         }
     }
@@ -617,11 +893,13 @@ fn smtpd_session_line(body: &str) -> Option<Kind<'_>> {
             .strip_prefix(what)
             .and_then(|r| r.strip_prefix(" after "))
         {
+            // `DATA (1234 bytes)`: the stage is the first word.
             let (stage, client) = rest.rsplit_once(" from ")?;
+            let stage = stage.split(' ').next().unwrap_or(stage);
             return Some(Kind::LostConnection {
                 what,
                 stage,
-                client: Peer::parse(client.trim_end_matches(':'))?,
+                client: Peer::prefix(client)?.0,
             });
         }
     }
@@ -631,35 +909,44 @@ fn smtpd_session_line(body: &str) -> Option<Kind<'_>> {
             .and_then(|r| r.strip_prefix(" TLS connection established "))
         {
             let (direction, rest) = rest.split_once(' ')?;
-            let (peer, details) = rest.split_once(": ").unwrap_or((rest, ""));
+            let (peer, details) = Peer::prefix(rest)?;
             return Some(Kind::Tls {
                 trust,
                 direction,
-                peer: Peer::parse(peer)?,
-                details,
+                peer,
+                details: details.trim_start_matches(':').trim_start(),
             });
         }
     }
     reject_like(body)
 }
 
-/// postscreen's upper-case event lines.
+/// postscreen's (and tlsproxy's) upper-case event lines: `PASS NEW [addr]:port`,
+/// `PREGREET 11 after 0.1 from [addr]:port: EHLO x\r\n`, `DNSBL rank 3 for [addr]:port`,
+/// `COMMAND TIME LIMIT from [addr]:port after CONNECT`, `CONNECT from [addr]:port to [addr]:port`.
 fn postscreen_line(body: &str) -> Option<Kind<'_>> {
-    // The action is the run of words before the client `[addr]:port` (or `from [addr]`).
-    let bracket = body.find('[')?;
+    // The action is the run of words before the client `[addr]:port` (or `from [addr]:port`).
+    let bracket = body.find(" [")? + 1;
     let head = body[..bracket].trim_end();
-    let head = head.strip_suffix(" from").unwrap_or(head);
-    let after = &body[bracket..];
-    let end = after.find(' ').unwrap_or(after.len());
-    let client = Peer::parse(after[..end].trim_end_matches(':'));
-    let detail = after[end..].trim_start();
-    (!head.is_empty() && head.bytes().next().is_some_and(|b| b.is_ascii_uppercase())).then_some(
-        Kind::Postscreen {
-            action: head,
-            client,
-            detail,
-        },
-    )
+    let head = head
+        .strip_suffix(" from")
+        .or_else(|| head.strip_suffix(" for"))
+        .unwrap_or(head);
+    let first = head.split(' ').next().unwrap_or(head);
+    if first.is_empty()
+        || !first
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b == b'-' || b == b'_')
+    {
+        return None;
+    }
+    let (client, detail) = Peer::prefix(&body[bracket..])?;
+    let detail = detail.strip_prefix(':').unwrap_or(detail);
+    Some(Kind::Postscreen {
+        action: head,
+        client: Some(client),
+        detail: detail.strip_prefix(' ').unwrap_or(detail),
+    })
 }
 
 /// `client=host[addr], sasl_method=PLAIN, sasl_username=u, orig_queue_id=..., orig_client=...`.
@@ -762,18 +1049,17 @@ fn parse_envelope(mut s: &str) -> (Envelope<'_>, &str) {
             "helo" => &mut env.helo,
             _ => break,
         };
-        let (value, tail) = if rest.starts_with('<') {
-            match rest.find(['>']) {
+        let (value, tail) = if let Some(inner) = rest.strip_prefix('<') {
+            match inner.find('>') {
                 Some(i) => {
                     // The value ends at the last `>` before the next separator.
-                    let end = rest[i..]
-                        .find(|c| c == ' ' || c == ',' || c == ':')
-                        .map_or(rest.len(), |j| i + j);
-                    let v = &rest[..end];
-                    let close = v.rfind('>').unwrap_or(v.len() - 1);
-                    (&rest[1..close], &rest[close + 1..])
+                    let end = inner[i..]
+                        .find([' ', ',', ':'])
+                        .map_or(inner.len(), |j| i + j);
+                    let close = inner[..end].rfind('>').unwrap_or(i);
+                    (&inner[..close], &inner[close + 1..])
                 }
-                None => (&rest[1..], ""),
+                None => (inner, ""),
             }
         } else {
             let end = rest.find([' ', ',']).unwrap_or(rest.len());

@@ -14,6 +14,67 @@ pub(crate) fn host_addr(s: &str) -> Option<(&str, &str, Option<&str>)> {
     Some((name, addr, port))
 }
 
+/// `(name, addr, port)` of `name[addr]:port`.
+pub(crate) type HostAddr<'a> = (&'a str, &'a str, Option<&'a str>);
+
+/// A `name[addr]` or `name[addr]:port` at the start of `s`; returns its parts and the rest of `s`.
+///
+/// Unlike [`host_addr`], anything may follow (`unknown[1.2.3.4]: 550 ...`, `[::1]:25 after X`).
+/// IPv6 addresses are fine: the address ends at the first `]`.
+pub(crate) fn peer_prefix(s: &str) -> Option<(HostAddr<'_>, &str)> {
+    // Host names have no spaces: stop at the first one, so that callers may try every position.
+    let open = memchr::memchr2(b'[', b' ', s.as_bytes())?;
+    if s.as_bytes()[open] != b'[' {
+        return None;
+    }
+    let name = &s[..open];
+    if name
+        .bytes()
+        .any(|b| matches!(b, b' ' | b']' | b'(' | b'<' | b':' | b'='))
+    {
+        return None;
+    }
+    let close = open + memchr::memchr2(b']', b' ', &s.as_bytes()[open..])?;
+    if s.as_bytes()[close] != b']' {
+        return None;
+    }
+    let addr = &s[open + 1..close];
+    if addr.is_empty() {
+        return None;
+    }
+    let mut rest = &s[close + 1..];
+    let mut port = None;
+    if let Some(r) = rest.strip_prefix(':') {
+        let n = r.bytes().take_while(u8::is_ascii_digit).count();
+        if n > 0 {
+            port = Some(&r[..n]);
+            rest = &r[n..];
+        }
+    }
+    Some(((name, addr, port), rest))
+}
+
+/// Is `s` an IPv4 or IPv6 address literal? (Syntax only; `::ffff:1.2.3.4` counts.)
+pub(crate) fn is_ip(s: &str) -> bool {
+    let b = s.as_bytes();
+    if b.len() < 2 || b.len() > 45 {
+        return false;
+    }
+    if b.contains(&b':') {
+        return b
+            .iter()
+            .all(|c| c.is_ascii_hexdigit() || *c == b':' || *c == b'.');
+    }
+    let mut parts = 0;
+    for p in s.split('.') {
+        parts += 1;
+        if p.is_empty() || p.len() > 3 || !p.bytes().all(|c| c.is_ascii_digit()) {
+            return false;
+        }
+    }
+    parts == 4
+}
+
 /// Strip one pair of angle brackets, if present.
 pub(crate) fn unbracket(s: &str) -> &str {
     s.strip_prefix('<')
@@ -39,9 +100,7 @@ pub(crate) fn leading_code(s: &str) -> Option<u16> {
 
 /// An enhanced status code (`x.y.z`, RFC 3463) at the start of `s`.
 pub(crate) fn leading_dsn(s: &str) -> Option<&str> {
-    let end = s
-        .find(|c: char| c == ' ' || c == ';' || c == ',')
-        .unwrap_or(s.len());
+    let end = s.find([' ', ';', ',']).unwrap_or(s.len());
     let cand = &s[..end];
     let mut parts = cand.split('.');
     let class = parts.next()?;
@@ -68,6 +127,35 @@ mod tests {
         );
         assert_eq!(host_addr("nohost"), None);
         assert_eq!(host_addr("a[b]c"), None);
+    }
+
+    #[test]
+    fn peer_prefix_forms() {
+        assert_eq!(
+            peer_prefix("unknown[1.2.3.4]: 550 x"),
+            Some((("unknown", "1.2.3.4", None), ": 550 x"))
+        );
+        assert_eq!(
+            peer_prefix("[2001:db8::1]:25: refused"),
+            Some((("", "2001:db8::1", Some("25")), ": refused"))
+        );
+        assert_eq!(
+            peer_prefix("a.b[1.2.3.4]:"),
+            Some((("a.b", "1.2.3.4", None), ":"))
+        );
+        assert_eq!(peer_prefix("two words[1.2.3.4]"), None);
+        assert_eq!(peer_prefix("x[1.2.3.4"), None);
+        assert_eq!(peer_prefix("x[]"), None);
+    }
+
+    #[test]
+    fn ip_literals() {
+        for ip in ["1.2.3.4", "2001:db8::1", "::1", "::ffff:10.0.0.1"] {
+            assert!(is_ip(ip), "{ip}");
+        }
+        for no in ["", "1.2.3", "a.b.c.d", "unknown", "1.2.3.4.5", "x"] {
+            assert!(!is_ip(no), "{no}");
+        }
     }
 
     #[test]
