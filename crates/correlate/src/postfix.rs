@@ -209,8 +209,13 @@ impl Correlator {
             return;
         };
         self.counters.postfix += 1;
-        if matches!(rec.kind, Kind::Unrecognized(_)) {
+        if matches!(rec.kind, Kind::Unrecognized(_) | Kind::QueueNote(_)) {
+            // Text no rule knows: counted, and listed with the unparsed lines even when it
+            // also belongs to a message through its queue id.
             self.counters.unparsed += 1;
+            if rec.queue_id.is_some() {
+                self.loose(host, env.ts, LooseKind::Unparsed, line);
+            }
         }
         let s = self.server(host);
         self.feed_postfix(s, env.ts, env.pid, &rec, env.text, line);
@@ -555,6 +560,12 @@ impl Correlator {
                 if m.sender.is_none() {
                     m.sender = envelope.from.map(str::to_string);
                 }
+                if m.status == Status::Rejected && m.recipients.is_empty() {
+                    if let (Some(to), Some(reason)) = (envelope.to, m.reason.clone()) {
+                        let reply = postfix::Reply::parse(&reason);
+                        reject_message(m, at, Some(to), &reason, reply.code, reply.dsn);
+                    }
+                }
                 match *action {
                     "reject" | "milter-reject" => {
                         reject_message(
@@ -727,7 +738,16 @@ impl Correlator {
             }
             Kind::Skipped => "skipped",
             Kind::DeliveryNote { .. } => "delivery note",
-            Kind::Diagnostic { level, .. } => level,
+            Kind::Diagnostic { level, text: what } => {
+                if what.starts_with("queue file size limit exceeded")
+                    && m.status != Status::Rejected
+                {
+                    // The client got `552 5.3.4 Message size exceeds fixed limit` after DATA; no
+                    // reject line says so, and the queue file is gone (no `removed` follows).
+                    reject_message(m, at, None, "552 5.3.4 Message size exceeds fixed limit (queue file size limit exceeded)", Some(552), Some("5.3.4"));
+                }
+                level
+            }
             _ => "note",
         };
         m.events.push(event(at, kind_label, body));
@@ -789,6 +809,7 @@ impl Correlator {
             None => Vec::new(),
         };
         let srv = &mut self.servers[s];
+        let mut dead = Vec::new();
         for qid in &sess.queue_ids {
             if let Some(open) = srv.open.get_mut(qid) {
                 if let Some((at, text, _)) = last {
@@ -797,8 +818,22 @@ impl Correlator {
                 }
                 open.session = None;
                 open.dirty = true;
+                // Rejected after a queue id was assigned (size, milter): the queue file is gone
+                // and no `removed` will come.
+                if open.msg.status == Status::Rejected {
+                    dead.push(qid.clone());
+                }
             }
         }
+        let dead: Vec<Message> = dead
+            .iter()
+            .filter_map(|q| srv.open.remove(q))
+            .map(|o| o.msg)
+            .collect();
+        for m in dead {
+            self.finish(m);
+        }
+        let srv = &mut self.servers[s];
         let name = srv.name.clone();
         let finished = std::mem::take(&mut sess.finished);
         for mut m in finished {

@@ -1,0 +1,213 @@
+//! Command-line interface (clap).
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+/// Trace what happened to every e-mail your mail servers handled.
+#[derive(Parser, Debug)]
+#[command(name = "mailtrace", version, about, propagate_version = true)]
+pub struct Cli {
+    /// Store file (default: mailtrace.db in the user's data directory).
+    #[arg(long, global = true, env = "MAILTRACE_DB", value_name = "PATH")]
+    pub db: Option<PathBuf>,
+    /// Time zone for displayed times and for dates given without zone (default: the system's).
+    #[arg(long, global = true, env = "MAILTRACE_TZ", value_name = "ZONE")]
+    pub tz: Option<String>,
+    /// The command.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Commands.
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Read mail logs (plain or .gz, `-` for stdin) into the store.
+    Ingest(IngestArgs),
+    /// Search messages, newest first.
+    Search(SearchArgs),
+    /// Show one message: recipients, attempts, timeline (and raw lines with --raw).
+    Show(ShowArgs),
+    /// Export every matching message as CSV or JSON (times in UTC).
+    Export(ExportArgs),
+    /// List lines that belong to no message (unparsed lines, sessions without mail, notices).
+    Lines(LinesArgs),
+    /// What the store holds.
+    Stats,
+    /// Ingest a bundled real Postfix log into a temporary store and show what mailtrace finds.
+    Demo,
+}
+
+/// `ingest`.
+#[derive(Args, Debug)]
+pub struct IngestArgs {
+    /// Log files (plain or gzip); `-` reads standard input.
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+    /// Server name for every line (default: the syslog host field).
+    #[arg(long)]
+    pub server: Option<String>,
+    /// Year of the first line for BSD syslog timestamps (default: from the file's modification time).
+    #[arg(long)]
+    pub year: Option<i16>,
+    /// Time zone of the log's BSD timestamps (default: --tz, else the system's).
+    #[arg(long, value_name = "ZONE")]
+    pub log_tz: Option<String>,
+    /// Print the summary as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// No progress bar.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+/// Search criteria shared by `search` and `export`.
+#[derive(Args, Debug, Clone, Default)]
+pub struct FilterArgs {
+    /// Sender: address, @domain, or <> for the null sender.
+    #[arg(long, value_name = "ADDR")]
+    pub from: Option<String>,
+    /// Recipient: address or @domain.
+    #[arg(long, value_name = "ADDR")]
+    pub to: Option<String>,
+    /// Subject contains (case-insensitive).
+    #[arg(long)]
+    pub subject: Option<String>,
+    /// Status (repeat or comma-separate): delivered, deferred, bounced, expired, rejected, queued, held, discarded, removed.
+    #[arg(long, value_delimiter = ',')]
+    pub status: Vec<String>,
+    /// Queue id.
+    #[arg(long)]
+    pub queue_id: Option<String>,
+    /// Message-ID header (with or without <>).
+    #[arg(long)]
+    pub message_id: Option<String>,
+    /// Client host name or IP.
+    #[arg(long, value_name = "HOST|IP")]
+    pub client: Option<String>,
+    /// Relay (next hop) contains.
+    #[arg(long, value_name = "HOST")]
+    pub relay: Option<String>,
+    /// Server name.
+    #[arg(long, value_name = "NAME")]
+    pub server: Option<String>,
+    /// Rejection reason or response contains.
+    #[arg(long, value_name = "TEXT")]
+    pub reason: Option<String>,
+    /// Received at or after (RFC 3339, or a date/time in --tz).
+    #[arg(long, value_name = "TIME")]
+    pub since: Option<String>,
+    /// Received before (RFC 3339, or a date/time in --tz).
+    #[arg(long, value_name = "TIME")]
+    pub until: Option<String>,
+    /// Received in the last period: 30m, 2h, 7d, 2w.
+    #[arg(long, value_name = "DURATION", conflicts_with_all = ["since", "today", "yesterday"])]
+    pub last: Option<String>,
+    /// Received today (in --tz).
+    #[arg(long, conflicts_with_all = ["since", "until", "yesterday"])]
+    pub today: bool,
+    /// Received yesterday (in --tz).
+    #[arg(long, conflicts_with_all = ["since", "until"])]
+    pub yesterday: bool,
+}
+
+/// Output formats of `search`.
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SearchFormat {
+    /// Aligned columns.
+    Table,
+    /// JSON: `{total, page, limit, messages: [...]}`.
+    Json,
+    /// CSV, one row per recipient.
+    Csv,
+}
+
+/// `search`.
+#[derive(Args, Debug)]
+pub struct SearchArgs {
+    /// Criteria.
+    #[command(flatten)]
+    pub filter: FilterArgs,
+    /// Results per page.
+    #[arg(long, default_value_t = 50)]
+    pub limit: u32,
+    /// Page, from 1.
+    #[arg(long, default_value_t = 1)]
+    pub page: u32,
+    /// Columns of the table: time,server,queue_id,message_id,from,to,subject,size,status,delay,relay,dsn,smtp_code,response,client.
+    #[arg(long, value_name = "LIST")]
+    pub columns: Option<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = SearchFormat::Table)]
+    pub format: SearchFormat,
+}
+
+/// Output formats of `show`.
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ShowFormat {
+    /// Readable text.
+    Text,
+    /// JSON with attempts, timeline and raw lines.
+    Json,
+}
+
+/// `show`.
+#[derive(Args, Debug)]
+pub struct ShowArgs {
+    /// Queue id, Message-ID, or mailtrace id.
+    pub id: String,
+    /// Also print the raw log lines of the message.
+    #[arg(long)]
+    pub raw: bool,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = ShowFormat::Text)]
+    pub format: ShowFormat,
+}
+
+/// Output formats of `export`.
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExportFormat {
+    /// CSV, one row per recipient, formula-safe.
+    Csv,
+    /// JSON Lines, one message per line.
+    Json,
+}
+
+/// `export`.
+#[derive(Args, Debug)]
+pub struct ExportArgs {
+    /// Criteria.
+    #[command(flatten)]
+    pub filter: FilterArgs,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = ExportFormat::Csv)]
+    pub format: ExportFormat,
+    /// Write to this file instead of standard output.
+    #[arg(long, short)]
+    pub output: Option<PathBuf>,
+}
+
+/// `lines`.
+#[derive(Args, Debug)]
+pub struct LinesArgs {
+    /// Kind: unparsed, other, session, notice.
+    #[arg(long)]
+    pub kind: Option<String>,
+    /// Server name.
+    #[arg(long)]
+    pub server: Option<String>,
+    /// Line contains.
+    #[arg(long)]
+    pub grep: Option<String>,
+    /// At or after.
+    #[arg(long)]
+    pub since: Option<String>,
+    /// Before.
+    #[arg(long)]
+    pub until: Option<String>,
+    /// Lines per page.
+    #[arg(long, default_value_t = 100)]
+    pub limit: u32,
+    /// Page, from 1.
+    #[arg(long, default_value_t = 1)]
+    pub page: u32,
+}

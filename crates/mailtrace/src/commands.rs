@@ -1,0 +1,558 @@
+//! One function per command; `run` wires them to the parsed command line.
+
+use crate::cli::{
+    Cli, Command, ExportArgs, ExportFormat, FilterArgs, IngestArgs, LinesArgs, SearchArgs,
+    SearchFormat, ShowArgs, ShowFormat,
+};
+use crate::progress::Bar;
+use anyhow::{bail, Context, Result};
+use jiff::tz::TimeZone;
+use mailtrace_ingest::{Ingestor, Input, Options};
+use mailtrace_model::{Message, Status, Ts};
+use mailtrace_query::output::{format_time, sanitize, table, write_csv, Column, MessageJson};
+use mailtrace_query::{parse_duration, parse_instant, AddressPattern, Filter, Paging, TimePreset};
+use mailtrace_store::sqlite::SqliteStore;
+use mailtrace_store::{LooseFilter, Store};
+use std::io::{self, BufWriter, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// The real Postfix log the demo ingests (written by `tests/mta/postfix/run.sh`).
+const DEMO_LOG: &str = include_str!("../../../testdata/postfix/harness.log");
+
+/// Run the command.
+pub fn run(cli: Cli) -> Result<ExitCode> {
+    let tz = zone(cli.tz.as_deref())?;
+    match cli.command {
+        Command::Ingest(a) => {
+            let mut store = open_store(cli.db, true)?;
+            ingest(store.as_mut(), &a, &tz)
+        }
+        Command::Search(a) => search(open_store(cli.db, false)?.as_ref(), &a, &tz),
+        Command::Show(a) => show(open_store(cli.db, false)?.as_ref(), &a, &tz),
+        Command::Export(a) => export(open_store(cli.db, false)?.as_ref(), &a, &tz),
+        Command::Lines(a) => lines(open_store(cli.db, false)?.as_ref(), &a, &tz),
+        Command::Stats => {
+            let s = open_store(cli.db, false)?.stats()?;
+            println!("{}", serde_json::to_string_pretty(&s)?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Demo => demo(&tz),
+    }
+}
+
+fn zone(name: Option<&str>) -> Result<TimeZone> {
+    match name {
+        None | Some("") => Ok(TimeZone::system()),
+        Some(n) => TimeZone::get(n).with_context(|| format!("unknown time zone {n:?}")),
+    }
+}
+
+fn default_db() -> PathBuf {
+    dirs::data_dir()
+        .unwrap_or_else(|| PathBuf::from("."))
+        .join("mailtrace")
+        .join("mailtrace.db")
+}
+
+fn open_store(db: Option<PathBuf>, create: bool) -> Result<Box<dyn Store>> {
+    let path = db.unwrap_or_else(default_db);
+    if !create && !path.exists() {
+        bail!(
+            "no store at {} (run `mailtrace ingest FILE` first, or pass --db)",
+            path.display()
+        );
+    }
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    Ok(Box::new(SqliteStore::open(&path)?))
+}
+
+fn ingest(store: &mut dyn Store, a: &IngestArgs, tz: &TimeZone) -> Result<ExitCode> {
+    let inputs: Vec<Input> = a
+        .files
+        .iter()
+        .map(|f| {
+            if f.as_os_str() == "-" {
+                Input::Stdin
+            } else {
+                Input::Path(f.clone())
+            }
+        })
+        .collect();
+    // Fail before reading anything when an input is missing.
+    for i in &inputs {
+        if let Input::Path(p) = i {
+            std::fs::File::open(p).with_context(|| format!("cannot read {}", p.display()))?;
+        }
+    }
+    let opts = Options {
+        server: a.server.clone(),
+        year: a.year,
+        tz: match &a.log_tz {
+            Some(z) => zone(Some(z))?,
+            None => tz.clone(),
+        },
+        ..Options::default()
+    };
+    let summary = Ingestor::new(store, opts).run(&inputs, &mut Bar::new(a.quiet))?;
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&summary)?);
+    } else {
+        for f in &summary.files {
+            let resumed = if f.resumed_at > 0 {
+                format!(", resumed at byte {}", f.resumed_at)
+            } else {
+                String::new()
+            };
+            eprintln!(
+                "{}: {} lines ({} postfix syslog{resumed})",
+                f.input, f.lines, f.format
+            );
+        }
+        println!(
+            "lines: {}  messages: {}  recipients: {}  still queued: {}  unparsed: {}  other programs: {}",
+            summary.lines, summary.messages, summary.recipients, summary.open, summary.unparsed, summary.other
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Build the store filter from the command-line criteria.
+pub fn filter_from(a: &FilterArgs, tz: &TimeZone, now: Ts) -> Result<Filter> {
+    let addr = |v: &Option<String>, field: &str| -> Result<Option<AddressPattern>> {
+        v.as_deref()
+            .map(|s| {
+                s.parse::<AddressPattern>()
+                    .with_context(|| format!("--{field}"))
+            })
+            .transpose()
+    };
+    let mut status = Vec::new();
+    for s in &a.status {
+        status.push(s.parse::<Status>().context("--status")?);
+    }
+    let mut f = Filter {
+        from: addr(&a.from, "from")?,
+        to: addr(&a.to, "to")?,
+        subject: a.subject.clone(),
+        status,
+        queue_id: a.queue_id.clone(),
+        message_id: a.message_id.clone(),
+        client: a.client.clone(),
+        relay: a.relay.clone(),
+        server: a.server.clone(),
+        reason: a.reason.clone(),
+        since: a
+            .since
+            .as_deref()
+            .map(|s| parse_instant(s, tz, "since"))
+            .transpose()?,
+        until: a
+            .until
+            .as_deref()
+            .map(|s| parse_instant(s, tz, "until"))
+            .transpose()?,
+    };
+    let preset = if a.today {
+        Some(TimePreset::Today)
+    } else if a.yesterday {
+        Some(TimePreset::Yesterday)
+    } else {
+        a.last
+            .as_deref()
+            .map(parse_duration)
+            .transpose()?
+            .map(TimePreset::Last)
+    };
+    if let Some(p) = preset {
+        let (s, u) = p.range(now, tz);
+        f.since = Some(s);
+        f.until = u.or(f.until);
+    }
+    Ok(f.normalized())
+}
+
+fn now() -> Ts {
+    Ts::from_jiff(jiff::Timestamp::now())
+}
+
+fn search(store: &dyn Store, a: &SearchArgs, tz: &TimeZone) -> Result<ExitCode> {
+    let filter = filter_from(&a.filter, tz, now())?;
+    let columns = match &a.columns {
+        Some(c) => Column::parse_list(c).map_err(anyhow::Error::msg)?,
+        None => Column::DEFAULT.to_vec(),
+    };
+    let paging = Paging {
+        limit: a.limit.clamp(1, 10_000),
+        page: a.page.max(1),
+    };
+    let res = store.search(&filter, paging)?;
+    let mut out = BufWriter::new(io::stdout().lock());
+    match a.format {
+        SearchFormat::Table => {
+            out.write_all(table(&res.messages, &columns, tz).as_bytes())?;
+            let first = paging.offset() + 1;
+            let last = paging.offset() + res.messages.len() as u64;
+            let zone = tz.iana_name().unwrap_or("local time");
+            if res.messages.is_empty() {
+                writeln!(out, "no messages match ({} in total)", res.total)?;
+            } else {
+                writeln!(
+                    out,
+                    "{first}-{last} of {} (page {}, times in {zone})",
+                    res.total, paging.page
+                )?;
+            }
+        }
+        SearchFormat::Json => {
+            let v = serde_json::json!({
+                "total": res.total,
+                "page": paging.page,
+                "limit": paging.limit,
+                "messages": res.messages.iter().map(MessageJson::new).collect::<Vec<_>>(),
+            });
+            serde_json::to_writer_pretty(&mut out, &v)?;
+            writeln!(out)?;
+        }
+        SearchFormat::Csv => write_csv(&mut out, &res.messages)?,
+    }
+    out.flush()?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn export(store: &dyn Store, a: &ExportArgs, tz: &TimeZone) -> Result<ExitCode> {
+    let filter = filter_from(&a.filter, tz, now())?;
+    let sink: Box<dyn Write> = match &a.output {
+        Some(p) => {
+            Box::new(std::fs::File::create(p).with_context(|| format!("creating {}", p.display()))?)
+        }
+        None => Box::new(io::stdout().lock()),
+    };
+    let mut out = BufWriter::new(sink);
+    match a.format {
+        ExportFormat::Csv => {
+            // Stream in chunks so a large export needs little memory.
+            let mut chunk: Vec<Message> = Vec::new();
+            let mut first = true;
+            let flush = |chunk: &mut Vec<Message>,
+                         out: &mut BufWriter<Box<dyn Write>>,
+                         first: &mut bool|
+             -> io::Result<()> {
+                let mut buf = Vec::new();
+                write_csv(&mut buf, chunk.iter())?;
+                let body = if *first {
+                    &buf[..]
+                } else {
+                    skip_first_line(&buf)
+                };
+                *first = false;
+                chunk.clear();
+                out.write_all(body)
+            };
+            store.export(&filter, &mut |m| {
+                chunk.push(m);
+                if chunk.len() >= 1000 {
+                    flush(&mut chunk, &mut out, &mut first)?;
+                }
+                Ok(())
+            })?;
+            if first || !chunk.is_empty() {
+                flush(&mut chunk, &mut out, &mut first)?;
+            }
+        }
+        ExportFormat::Json => {
+            store.export(&filter, &mut |m| {
+                serde_json::to_writer(&mut out, &MessageJson::new(&m))?;
+                out.write_all(b"\n")
+            })?;
+        }
+    }
+    out.flush()?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn skip_first_line(buf: &[u8]) -> &[u8] {
+    match buf.iter().position(|b| *b == b'\n') {
+        Some(i) => &buf[i + 1..],
+        None => &[],
+    }
+}
+
+fn show(store: &dyn Store, a: &ShowArgs, tz: &TimeZone) -> Result<ExitCode> {
+    let mut found = store.lookup(&a.id)?;
+    if found.is_empty() {
+        if let Ok(id) = a.id.trim().parse::<i64>() {
+            found.extend(store.get(id)?);
+        }
+    }
+    match found.len() {
+        0 => {
+            eprintln!(
+                "mailtrace: no message with queue id, Message-ID or id {:?}",
+                a.id
+            );
+            Ok(ExitCode::from(1))
+        }
+        1 => {
+            let m = store.get(found[0].id)?.context("message vanished")?;
+            let related = store.related(m.id)?;
+            let mut out = BufWriter::new(io::stdout().lock());
+            match a.format {
+                ShowFormat::Json => {
+                    let mut v = serde_json::to_value(MessageJson::new(&m))?;
+                    if let Some(rcpts) = v["recipients"].as_array_mut() {
+                        for (j, r) in rcpts.iter_mut().zip(&m.recipients) {
+                            j["history"] = serde_json::to_value(&r.attempts)?;
+                        }
+                    }
+                    v["timeline"] = serde_json::to_value(&m.events)?;
+                    v["raw"] = serde_json::to_value(&m.lines)?;
+                    v["related"] = serde_json::to_value(
+                        related.iter().map(MessageJson::new).collect::<Vec<_>>(),
+                    )?;
+                    serde_json::to_writer_pretty(&mut out, &v)?;
+                    writeln!(out)?;
+                }
+                ShowFormat::Text => print_message(&mut out, &m, &related, a.raw, tz)?,
+            }
+            out.flush()?;
+            Ok(ExitCode::SUCCESS)
+        }
+        n => {
+            let mut out = io::stdout().lock();
+            writeln!(out, "{n} messages match {:?}; show one by its id:", a.id)?;
+            let cols = [
+                Column::Time,
+                Column::Server,
+                Column::QueueId,
+                Column::MessageId,
+                Column::From,
+                Column::Status,
+            ];
+            let ids: Vec<String> = found.iter().map(|m| m.id.to_string()).collect();
+            let t = table(&found, &cols, tz);
+            let mut lines = t.lines();
+            writeln!(out, "{:<20}  {}", "ID", lines.next().unwrap_or(""))?;
+            for (id, l) in ids.iter().zip(lines) {
+                writeln!(out, "{id:<20}  {l}")?;
+            }
+            Ok(ExitCode::from(1))
+        }
+    }
+}
+
+fn print_message(
+    out: &mut dyn Write,
+    m: &Message,
+    related: &[Message],
+    raw: bool,
+    tz: &TimeZone,
+) -> io::Result<()> {
+    let s = |v: &Option<String>| sanitize(v.as_deref().unwrap_or("-"));
+    let zone = tz.iana_name().unwrap_or("local time");
+    writeln!(
+        out,
+        "Message {} ({} on {})",
+        m.id,
+        m.mta,
+        sanitize(&m.server)
+    )?;
+    writeln!(out, "  Queue id:    {}", s(&m.queue_id))?;
+    writeln!(out, "  Message-ID:  {}", s(&m.message_id))?;
+    let from = match m.sender.as_deref() {
+        Some("") => "<>".to_string(),
+        Some(x) => sanitize(x),
+        None => "-".into(),
+    };
+    writeln!(out, "  From:        {from}")?;
+    writeln!(out, "  Subject:     {}", s(&m.subject))?;
+    if let Some(size) = m.size {
+        writeln!(out, "  Size:        {size} bytes")?;
+    }
+    let client = match (&m.client_host, &m.client_ip) {
+        (Some(h), Some(ip)) => format!("{}[{}]", sanitize(h), sanitize(ip)),
+        (Some(h), None) => sanitize(h),
+        _ => "-".into(),
+    };
+    writeln!(out, "  Client:      {client}")?;
+    if let Some(u) = &m.sasl_username {
+        writeln!(
+            out,
+            "  SASL user:   {} ({})",
+            sanitize(u),
+            s(&m.sasl_method)
+        )?;
+    }
+    if let Some(t) = &m.tls {
+        writeln!(out, "  TLS:         {}", sanitize(t))?;
+    }
+    writeln!(
+        out,
+        "  Received:    {} ({zone})",
+        format_time(m.received_at, tz)
+    )?;
+    let queued = if m.open { "  (still in the queue)" } else { "" };
+    writeln!(out, "  Status:      {}{queued}", m.status)?;
+    if let Some(r) = &m.reason {
+        writeln!(out, "  Reason:      {}", sanitize(r))?;
+    }
+    if let Some(p) = m.parent_id {
+        writeln!(out, "  Re-injected from message {p} (content filter)")?;
+    }
+    if let Some(p) = m.bounce_of {
+        writeln!(out, "  Notification about message {p}")?;
+    }
+    for r in related {
+        let how = if r.parent_id == Some(m.id) {
+            "content-filter copy"
+        } else {
+            "notification"
+        };
+        writeln!(
+            out,
+            "  Linked:      {how} {} (queue id {}, {})",
+            r.id,
+            s(&r.queue_id),
+            r.status
+        )?;
+    }
+    writeln!(out, "\nRecipients")?;
+    for r in &m.recipients {
+        let orig = r
+            .orig_to
+            .as_ref()
+            .map(|o| format!(" (originally {})", sanitize(o)))
+            .unwrap_or_default();
+        writeln!(out, "  {}{orig}: {}", sanitize(&r.address), r.status)?;
+        let mut parts = Vec::new();
+        if let Some(d) = &r.dsn {
+            parts.push(format!("dsn {}", sanitize(d)));
+        }
+        if let Some(c) = r.smtp_code {
+            parts.push(format!("code {c}"));
+        }
+        if let Some(rl) = &r.relay {
+            parts.push(format!("relay {}", sanitize(rl)));
+        }
+        if let Some(d) = r.delay_s {
+            parts.push(format!("delay {d}s"));
+        }
+        parts.push(format!(
+            "{} attempt{}",
+            r.attempts.len(),
+            if r.attempts.len() == 1 { "" } else { "s" }
+        ));
+        writeln!(out, "    {}", parts.join(", "))?;
+        if let Some(resp) = &r.response {
+            writeln!(out, "    response: {}", sanitize(resp))?;
+        }
+        if r.attempts.len() > 1 {
+            for at in &r.attempts {
+                writeln!(
+                    out,
+                    "    - {} {} {} {}",
+                    format_time(at.at, tz),
+                    at.status.as_str(),
+                    at.dsn.as_deref().unwrap_or(""),
+                    sanitize(at.response.as_deref().unwrap_or(""))
+                )?;
+            }
+        }
+    }
+    writeln!(out, "\nTimeline ({zone})")?;
+    for e in &m.events {
+        writeln!(
+            out,
+            "  {}  {:<16} {}",
+            format_time(e.at, tz),
+            sanitize(&e.kind),
+            sanitize(&e.text)
+        )?;
+    }
+    if raw {
+        writeln!(out, "\nLog")?;
+        for l in &m.lines {
+            writeln!(out, "  {}", sanitize(l))?;
+        }
+    }
+    Ok(())
+}
+
+fn lines(store: &dyn Store, a: &LinesArgs, tz: &TimeZone) -> Result<ExitCode> {
+    let f = LooseFilter {
+        kind: a.kind.clone(),
+        server: a.server.clone(),
+        contains: a.grep.clone(),
+        since: a
+            .since
+            .as_deref()
+            .map(|s| parse_instant(s, tz, "since"))
+            .transpose()?,
+        until: a
+            .until
+            .as_deref()
+            .map(|s| parse_instant(s, tz, "until"))
+            .transpose()?,
+    };
+    let rows = store.loose_lines(
+        &f,
+        Paging {
+            limit: a.limit.max(1),
+            page: a.page.max(1),
+        },
+    )?;
+    let mut out = BufWriter::new(io::stdout().lock());
+    for l in rows {
+        writeln!(out, "{:<8} {}", l.kind.as_str(), sanitize(&l.line))?;
+    }
+    out.flush()?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn demo(tz: &TimeZone) -> Result<ExitCode> {
+    let dir = tempfile::tempdir()?;
+    let log = dir.path().join("mail.log");
+    std::fs::write(&log, DEMO_LOG)?;
+    let db = dir.path().join("demo.db");
+    let mut store = SqliteStore::open(&db)?;
+    println!(
+        "Ingesting a real Postfix log (written by tests/mta/postfix/run.sh) into {}\n",
+        db.display()
+    );
+    let summary = Ingestor::new(&mut store, Options::default())
+        .run(&[Input::Path(log)], &mut Bar::new(true))?;
+    println!(
+        "lines: {}  messages: {}  recipients: {}  still queued: {}  unparsed: {}\n",
+        summary.lines, summary.messages, summary.recipients, summary.open, summary.unparsed
+    );
+    println!("$ mailtrace search --limit 20 --columns time,queue_id,from,to,status,dsn,subject");
+    let res = store.search(&Filter::default(), Paging { limit: 20, page: 1 })?;
+    let cols = [
+        Column::Time,
+        Column::QueueId,
+        Column::From,
+        Column::To,
+        Column::Status,
+        Column::Dsn,
+        Column::Subject,
+    ];
+    print!("{}", table(&res.messages, &cols, tz));
+    println!("20 of {} messages\n", res.total);
+    let bounced = store.search(
+        &Filter {
+            status: vec![Status::Bounced],
+            ..Filter::default()
+        },
+        Paging { limit: 1, page: 1 },
+    )?;
+    if let Some(m) = bounced.messages.first() {
+        let key = m.queue_id.clone().unwrap_or_else(|| m.id.to_string());
+        println!("$ mailtrace show {key} --raw");
+        let full = store.get(m.id)?.context("message vanished")?;
+        let related = store.related(m.id)?;
+        print_message(&mut io::stdout().lock(), &full, &related, true, tz)?;
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,24 @@
+//! The `mailtrace` binary: parses the command line and runs one command.
+
+mod cli;
+mod commands;
+mod progress;
+
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    match commands::run(<cli::Cli as clap::Parser>::parse()) {
+        Ok(code) => code,
+        Err(e) => {
+            // A closed pipe (`mailtrace search | head`) is not an error.
+            if e.chain().any(|c| {
+                c.downcast_ref::<std::io::Error>()
+                    .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            }) {
+                return ExitCode::SUCCESS;
+            }
+            eprintln!("mailtrace: error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}

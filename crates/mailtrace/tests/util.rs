@@ -1,0 +1,167 @@
+//! Helpers for the CLI tests: run the binary, read the harness truth, compare.
+
+use serde::Deserialize;
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// The repository root.
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .expect("repo root")
+}
+
+/// Run `mailtrace --db DB ARGS...` in UTC; panics with stderr when it fails unless `may_fail`.
+pub fn mailtrace(db: &Path, args: &[&str]) -> Output {
+    let out = Command::new(env!("CARGO_BIN_EXE_mailtrace"))
+        .arg("--db")
+        .arg(db)
+        .args(args)
+        .env("TZ", "UTC")
+        .env_remove("MAILTRACE_TZ")
+        .output()
+        .expect("run mailtrace");
+    out
+}
+
+/// Like [`mailtrace`] but the command must succeed; returns stdout.
+pub fn ok(db: &Path, args: &[&str]) -> String {
+    let out = mailtrace(db, args);
+    assert!(
+        out.status.success(),
+        "mailtrace {args:?} failed: {}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("utf-8 output")
+}
+
+/// One line of a harness truth file.
+#[derive(Debug, Deserialize)]
+pub struct Truth {
+    pub case: String,
+    pub message_id: String,
+    pub sender: String,
+    pub recipient: String,
+    pub status: String,
+    pub dsn: Option<String>,
+    pub relay: Option<String>,
+    pub subject: String,
+}
+
+pub fn read_truth(path: &Path) -> Vec<Truth> {
+    std::fs::read_to_string(path)
+        .expect("truth file")
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).expect("truth line"))
+        .collect()
+}
+
+/// Ingest `log` into a fresh store in `dir`, then check every truth record against what
+/// `mailtrace export --format json` reports. Returns the number of records checked.
+pub fn check_log_against_truth(dir: &Path, log: &Path, truth: &Path) -> usize {
+    let db = dir.join("truth.db");
+    let summary: Value = serde_json::from_str(&ok(
+        &db,
+        &["ingest", "--quiet", "--json", log.to_str().unwrap()],
+    ))
+    .unwrap();
+    assert_eq!(
+        summary["unparsed"], 0,
+        "every line of a real Postfix log is understood: {summary}"
+    );
+    let exported = ok(&db, &["export", "--format", "json"]);
+    let messages: Vec<Value> = exported
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let truth = read_truth(truth);
+    assert!(truth.len() >= 30, "scenario too small");
+    let mut failures = Vec::new();
+    for t in &truth {
+        let found = if t.status == "rejected" {
+            find_rejected(&messages, t)
+        } else {
+            messages
+                .iter()
+                .filter(|m| m["message_id"] == t.message_id.as_str())
+                .flat_map(|m| {
+                    m["recipients"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .map(move |r| (m, r))
+                })
+                .find(|(_, r)| r["address"] == t.recipient.as_str())
+                .map(|(m, r)| (m.clone(), Some(r.clone())))
+        };
+        let Some((m, r)) = found else {
+            failures.push(format!("{}: {} not found", t.case, t.recipient));
+            continue;
+        };
+        let mut diff = Vec::new();
+        if m["sender"] != t.sender.as_str() {
+            diff.push(format!("sender {} != {}", m["sender"], t.sender));
+        }
+        match &r {
+            Some(r) => {
+                if r["status"] != t.status.as_str() {
+                    diff.push(format!("status {} != {}", r["status"], t.status));
+                }
+                if r["dsn"].as_str() != t.dsn.as_deref() {
+                    diff.push(format!("dsn {} != {:?}", r["dsn"], t.dsn));
+                }
+                let relay = r["relay"].as_str().filter(|x| *x != "none");
+                if relay != t.relay.as_deref() {
+                    diff.push(format!("relay {:?} != {:?}", relay, t.relay));
+                }
+            }
+            None => {
+                // Rejected at MAIL: no recipient was ever logged; the reason carries the code.
+                if m["status"] != "rejected"
+                    || !m["reason"]
+                        .as_str()
+                        .unwrap_or("")
+                        .contains(t.dsn.as_deref().unwrap_or("?"))
+                {
+                    diff.push(format!("rejection without recipient: {m}"));
+                }
+            }
+        }
+        if t.status != "rejected" && m["subject"] != t.subject.as_str() {
+            diff.push(format!("subject {} != {:?}", m["subject"], t.subject));
+        }
+        if !diff.is_empty() {
+            failures.push(format!("{} {}: {}", t.case, t.recipient, diff.join("; ")));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {} truth records differ:\n{}",
+        failures.len(),
+        truth.len(),
+        failures.join("\n")
+    );
+    truth.len()
+}
+
+fn find_rejected(messages: &[Value], t: &Truth) -> Option<(Value, Option<Value>)> {
+    for m in messages {
+        for r in m["recipients"].as_array().into_iter().flatten() {
+            if r["address"] == t.recipient.as_str() && r["status"] == "rejected" {
+                return Some((m.clone(), Some(r.clone())));
+            }
+        }
+    }
+    messages
+        .iter()
+        .find(|m| {
+            m["status"] == "rejected"
+                && m["sender"] == t.sender.as_str()
+                && m["recipients"].as_array().is_some_and(|a| a.is_empty())
+        })
+        .map(|m| (m.clone(), None))
+}
