@@ -4,7 +4,9 @@
 //! becomes a [`Record`]; text that no rule knows stays [`Kind::Unrecognized`] so the caller can
 //! count it and keep it. Nothing here allocates: records borrow from the line.
 
-use crate::util::{host_addr, is_ip, leading_code, leading_dsn, peer_prefix, unbracket};
+use crate::util::{
+    find, host_addr, is_ip, leading_code, leading_dsn, peer_prefix, rsplit2, split2, unbracket,
+};
 use mailtrace_model::AttemptStatus;
 
 /// One Postfix log line.
@@ -642,14 +644,19 @@ fn split_queue_id(text: &str) -> Option<(&str, &str)> {
     }
     let b = id.as_bytes();
     // Short ids: 5 hex digits of microseconds, then the inode number in hex (up to 16 digits).
-    let short = (5..=21).contains(&b.len())
-        && b.iter()
-            .all(|c| c.is_ascii_digit() || (b'A'..=b'F').contains(c));
-    let long = (10..=23).contains(&b.len())
-        && b.iter().any(u8::is_ascii_digit)
-        && b.iter()
-            .all(|c| c.is_ascii_alphanumeric() && !b"aeiouAEIOU".contains(c));
-    (short || long).then_some((id, rest))
+    let short = || {
+        (5..=21).contains(&b.len())
+            && b.iter()
+                .all(|c| c.is_ascii_digit() || (b'A'..=b'F').contains(c))
+    };
+    let long = || {
+        (10..=23).contains(&b.len())
+            && b.iter().any(u8::is_ascii_digit)
+            && b.iter().all(|&c| {
+                c.is_ascii_alphanumeric() && !matches!(c | 0x20, b'a' | b'e' | b'i' | b'o' | b'u')
+            })
+    };
+    (short() || long()).then_some((id, rest))
 }
 
 fn queue_line<'a>(service: &'a str, qid: &'a str, body: &'a str) -> Kind<'a> {
@@ -713,21 +720,24 @@ fn queue_line<'a>(service: &'a str, qid: &'a str, body: &'a str) -> Kind<'a> {
     }
     if let Some(rest) = body.strip_prefix("from=") {
         let (from, tail) = address_value(rest);
-        if tail.contains("status=expired") {
+        if tail.starts_with("status=expired") {
             return Kind::Expired { from };
         }
         let mut size = None;
         let mut nrcpt = None;
-        for kv in tail.split(", ") {
+        let mut rest = tail;
+        while !rest.is_empty() {
+            let (kv, r) = split2(rest, ", ").unwrap_or((rest, ""));
             if let Some(v) = kv.strip_prefix("size=") {
                 size = v.parse().ok();
             } else if let Some(v) = kv.strip_prefix("nrcpt=") {
                 nrcpt = v.split(' ').next().and_then(|n| n.parse().ok());
             }
+            rest = r;
         }
         return Kind::Queued { from, size, nrcpt };
     }
-    if let Some((what, child)) = body.rsplit_once(" notification: ") {
+    if let Some((what, child)) = rsplit2(body, " notification: ") {
         return Kind::Notification {
             what,
             child: child.trim(),
@@ -951,12 +961,14 @@ fn postscreen_line(body: &str) -> Option<Kind<'_>> {
 
 /// `client=host[addr], sasl_method=PLAIN, sasl_username=u, orig_queue_id=..., orig_client=...`.
 fn client_line(rest: &str) -> Option<Kind<'_>> {
-    let mut parts = rest.split(", ");
-    let client = Peer::parse(parts.next()?)?;
+    let (first, mut tail) = split2(rest, ", ").unwrap_or((rest, ""));
+    let client = Peer::parse(first)?;
     let mut sasl_method = None;
     let mut sasl_username = None;
     let mut orig_queue_id = None;
-    for p in parts {
+    while !tail.is_empty() {
+        let (p, t) = split2(tail, ", ").unwrap_or((tail, ""));
+        tail = t;
         if let Some(v) = p.strip_prefix("sasl_method=") {
             sasl_method = Some(v);
         } else if let Some(v) = p.strip_prefix("sasl_username=") {
@@ -990,7 +1002,11 @@ const REJECT_ACTIONS: &[&str] = &[
 /// `ACTION: STAGE from host[addr]: REPLY; from=<> to=<> proto= helo=<>` (smtpd, postscreen,
 /// cleanup milter) and `proxy-reject: END-OF-MESSAGE: REPLY; from=...`.
 fn reject_like(body: &str) -> Option<Kind<'_>> {
-    let (action, rest) = body.split_once(": ")?;
+    // Every action is a short word without `:`: look no further than its length.
+    let head = &body.as_bytes()[..body.len().min(16)];
+    let colon = memchr::memchr(b':', head)?;
+    let action = &body[..colon];
+    let rest = body[colon + 1..].strip_prefix(' ')?;
     if !REJECT_ACTIONS.contains(&action) {
         return None;
     }
@@ -1006,7 +1022,7 @@ fn reject_like(body: &str) -> Option<Kind<'_>> {
     let stage = stage.trim_end_matches(':');
     let (client, rest) = match rest.strip_prefix("from ") {
         Some(r) => {
-            let (c, r) = r.split_once(": ").unwrap_or((r, ""));
+            let (c, r) = split2(r, ": ").unwrap_or((r, ""));
             (Peer::parse(c), r)
         }
         None => (None, rest),
@@ -1079,7 +1095,9 @@ fn parse_envelope(mut s: &str) -> (Envelope<'_>, &str) {
 
 /// cleanup: `ACTION: header|body TEXT from CLIENT; from=<> to=<> proto= helo=<>[: REPLY]`.
 fn check_line(body: &str) -> Option<Kind<'_>> {
-    let (action, rest) = body.split_once(": ")?;
+    let colon = memchr::memchr(b':', body.as_bytes())?;
+    let action = &body[..colon];
+    let rest = body[colon + 1..].strip_prefix(' ')?;
     if action.contains(' ') {
         return None;
     }
@@ -1103,11 +1121,11 @@ fn check_line(body: &str) -> Option<Kind<'_>> {
 /// Value of `key=<addr>` or `key=addr` up to `, `; returns (value, rest after the separator).
 fn address_value(s: &str) -> (&str, &str) {
     if let Some(r) = s.strip_prefix('<') {
-        if let Some(i) = r.find(">, ").or_else(|| r.strip_suffix('>').map(str::len)) {
+        if let Some(i) = find(r, ">, ").or_else(|| r.strip_suffix('>').map(str::len)) {
             return (&r[..i], r.get(i + 3..).unwrap_or(""));
         }
     }
-    match s.split_once(", ") {
+    match split2(s, ", ") {
         Some((v, r)) => (v, r),
         None => (s, ""),
     }
@@ -1156,12 +1174,9 @@ fn delivery(rest: &str) -> Option<Delivery<'_>> {
         s = tail;
     }
     d.status = status?;
-    d.smtp_code = leading_code(d.response).or_else(|| {
-        d.response
-            .split_once(" said: ")
-            .and_then(|(_, r)| leading_code(r))
-    });
-    d.queued_as = d.response.rsplit_once("queued as ").and_then(|(_, id)| {
+    d.smtp_code = leading_code(d.response)
+        .or_else(|| split2(d.response, " said: ").and_then(|(_, r)| leading_code(r)));
+    d.queued_as = rsplit2(d.response, "queued as ").and_then(|(_, id)| {
         let id = id.trim_end_matches([')', '.', ' ']);
         let end = id
             .find(|c: char| !c.is_ascii_alphanumeric())
