@@ -1139,7 +1139,12 @@ fn delivery(rest: &str) -> Option<Delivery<'_>> {
         ..Delivery::default()
     };
     let mut status = None;
-    while !s.is_empty() {
+    // A delivery logs at most ten fields; more is not a delivery line (and would make this
+    // loop quadratic on hostile input).
+    for _ in 0..24 {
+        if s.is_empty() {
+            break;
+        }
         let (key, value_and_rest) = s.split_once('=')?;
         if key == "status" {
             let (word, resp) = value_and_rest

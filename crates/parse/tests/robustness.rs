@@ -315,6 +315,13 @@ fn one_megabyte_lines_are_fast_and_safe() {
         format!("NOQUEUE: reject: RCPT from {}", fill("x")),
         format!("3F1C22E0A5F: to=<{}", fill("x")),
         format!("3F1C22E0A5F: to=<x>, relay={}", fill("r")),
+        format!("3F1C22E0A5F: to=<a, {}", fill("x=<b, ")),
+        format!("3F1C22E0A5F: from=<a, {}", fill("x=<b, ")),
+        format!("3F1C22E0A5F: client=x[1.2.3.4], {}", fill("k=v, ")),
+        format!(
+            "NOQUEUE: reject: RCPT from x[1.2.3.4]: 550 x; {}",
+            fill("from=<a> ")
+        ),
         format!("3F1C22E0A5F: info: header Subject: {}", fill("; from=<")),
         format!(
             "3F1C22E0A5F: host mx[1.2.3.4] said: {}",
