@@ -81,7 +81,7 @@ impl Default for Options {
             server: None,
             year: None,
             tz: TimeZone::system(),
-            batch_lines: 200_000,
+            batch_lines: 50_000,
             limits: Limits::default(),
         }
     }
@@ -180,7 +180,7 @@ impl<'s> Ingestor<'s> {
         let saved_year = state.year;
         let mut correlator = Correlator::restore(state, store.open_messages()?, opts.limits);
         let before = correlator.counters();
-        let (tx, rx) = crossbeam_channel::bounded::<Job>(2);
+        let (tx, rx) = crossbeam_channel::bounded::<Job>(1);
         let mut summary = Summary::default();
         let written = std::thread::scope(|scope| -> Result<(u64, u64), IngestError> {
             let writer = scope.spawn(move || -> Result<(u64, u64), StoreError> {
@@ -286,7 +286,7 @@ fn ingest_one(
         }
     };
     r.skip(resume).map_err(io)?;
-    progress.start(&name, r.len());
+    progress.start(&name, r.size());
     let mut offset = resume;
     let mut lines_total = checkpoints
         .iter()

@@ -113,7 +113,7 @@ impl InputReader {
     }
 
     /// Size on disk, for progress (compressed size for gzip: progress then is approximate).
-    pub fn len(&self) -> Option<u64> {
+    pub fn size(&self) -> Option<u64> {
         if self.gzip {
             None
         } else {

@@ -41,32 +41,46 @@ pub struct Message {
     /// Which MTA logged it (`postfix`, ...).
     pub mta: String,
     /// Queue id on that server; `None` for a rejection before a queue file existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub queue_id: Option<String>,
     /// The `Message-ID` header, with its angle brackets.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message_id: Option<String>,
     /// Envelope sender; `Some("")` is the null sender `<>`, `None` means not seen in the logs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sender: Option<String>,
     /// The `Subject:` header when the MTA logged it (Postfix: `header_checks` INFO/WARN).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subject: Option<String>,
     /// Size in bytes as the queue manager reported it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub size: Option<u64>,
     /// Number of recipients announced by the queue manager.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nrcpt: Option<u32>,
     /// Client host name as the receiving server resolved it (`unknown` when it could not).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_host: Option<String>,
     /// Client IP address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_ip: Option<String>,
     /// HELO/EHLO name of the client, when logged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub helo: Option<String>,
     /// Protocol (`SMTP`, `ESMTP`), when logged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub proto: Option<String>,
     /// SASL method of an authenticated submission.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sasl_method: Option<String>,
     /// SASL user name of an authenticated submission.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sasl_username: Option<String>,
     /// TLS of the receiving connection (`TLSv1.3 with cipher ...`), when logged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tls: Option<String>,
     /// Local submission through `sendmail`/`pickup`: the submitting uid.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uid: Option<u32>,
     /// When the server first logged the message.
     pub received_at: Ts,
@@ -75,18 +89,25 @@ pub struct Message {
     /// Summary status over the recipients (see [`Status::summarize`]).
     pub status: Status,
     /// The envelope recipients.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub recipients: Vec<Recipient>,
     /// For a message re-injected by a content filter: the message it came from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parent_id: Option<i64>,
     /// For a bounce, delay or success notification: the message it reports on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bounce_of: Option<i64>,
     /// Why the message was rejected, held or discarded as a whole (cleanup checks, NOQUEUE).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
     /// Chronological timeline.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub events: Vec<Event>,
     /// Raw log lines of the message, in input order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub lines: Vec<String>,
     /// The message is still in the queue: a later ingest may add to it.
+    #[serde(default)]
     pub open: bool,
 }
 
@@ -108,22 +129,30 @@ pub struct Recipient {
     /// The recipient address as delivered (after rewriting).
     pub address: String,
     /// The original recipient address, when the MTA rewrote it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub orig_to: Option<String>,
     /// Final (or current, while queued) status.
     pub status: Status,
     /// Enhanced status code of the last attempt (`2.0.0`, `4.4.1`, `5.1.1`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dsn: Option<String>,
     /// SMTP reply code of the last attempt, pulled out of the response.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub smtp_code: Option<u16>,
     /// Response text of the last attempt (the remote reply or the local reason).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub response: Option<String>,
     /// Next hop of the last attempt, as logged (`mx.example.com[192.0.2.1]:25`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub relay: Option<String>,
     /// Total delay in seconds reported by the last attempt.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delay_s: Option<f64>,
     /// When the last attempt was logged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_attempt_at: Option<Ts>,
     /// Every delivery attempt, oldest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub attempts: Vec<Attempt>,
 }
 
@@ -137,18 +166,25 @@ pub struct Attempt {
     /// Delivery agent (`smtp`, `lmtp`, `local`, `virtual`, `pipe`, `error`, ...).
     pub agent: String,
     /// Enhanced status code.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dsn: Option<String>,
     /// SMTP reply code pulled out of the response.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub smtp_code: Option<u16>,
     /// Response text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub response: Option<String>,
     /// Next hop.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub relay: Option<String>,
     /// Total delay in seconds (`delay=`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delay_s: Option<f64>,
     /// Postfix's `delays=a/b/c/d`: before queue manager, in queue manager, connection setup, transmission.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delays: Option<[f64; 4]>,
     /// The queue id the next hop gave the message (`250 ... queued as NEWID`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub queued_as: Option<String>,
 }
 

@@ -150,7 +150,8 @@ fn num(b: &[u8]) -> Option<u32> {
         if !c.is_ascii_digit() {
             return None;
         }
-        n = n * 10 + u32::from(c - b'0');
+        // Ten digits or more overflow: such a field is not a PRI, pid or day.
+        n = n.checked_mul(10)?.checked_add(u32::from(c - b'0'))?;
     }
     Some(n)
 }
@@ -160,7 +161,7 @@ pub fn parse<'a>(line: &'a str, ctx: &mut Context) -> Option<Envelope<'a>> {
     let mut rest = line;
     if let Some(r) = rest.strip_prefix('<') {
         let end = r.find('>')?;
-        num(r[..end].as_bytes())?;
+        num(&r.as_bytes()[..end])?;
         rest = &r[end + 1..];
         if let Some(r5424) = rest.strip_prefix("1 ") {
             return parse_5424(r5424);
@@ -169,23 +170,26 @@ pub fn parse<'a>(line: &'a str, ctx: &mut Context) -> Option<Envelope<'a>> {
         return parse_5424(r5424);
     }
     let b = rest.as_bytes();
-    let (ts, after) = if b.len() >= 16 && b[3] == b' ' && b[0].is_ascii_uppercase() {
-        let month = MONTHS.iter().position(|m| &b[..3] == *m)? as u8 + 1;
-        let day = if b[4] == b' ' {
-            num(&b[5..6])?
-        } else {
-            num(&b[4..6])?
-        } as u8;
-        if b[6] != b' ' || b[9] != b':' || b[12] != b':' {
+    let (ts, after) = if b.len() >= 15 && b[3] == b' ' && b[0].is_ascii_uppercase() {
+        let month = MONTHS.iter().position(|m| b.get(..3) == Some(&m[..]))? as u8 + 1;
+        // `Mar  7`, `Mar 07` and (some relays) `Mar 7`: the time starts after the day.
+        let (day, t) = match (b[4], b[5]) {
+            (b' ', _) => (num(&b[5..6])?, 7),
+            (_, b' ') => (num(&b[4..5])?, 6),
+            _ => (num(&b[4..6])?, 7),
+        };
+        let day = day as u8;
+        let tb = b.get(t..t + 8)?;
+        if b[t - 1] != b' ' || tb[2] != b':' || tb[5] != b':' {
             return None;
         }
-        let h = num(&b[7..9])? as u8;
-        let mi = num(&b[10..12])? as u8;
-        let s = num(&b[13..15])? as u8;
+        let h = num(&tb[0..2])? as u8;
+        let mi = num(&tb[3..5])? as u8;
+        let s = num(&tb[6..8])? as u8;
         if !(1..=31).contains(&day) || h > 23 || mi > 59 || s > 60 {
             return None;
         }
-        let mut after = &rest[15..];
+        let mut after = &rest[t + 8..];
         // Some syslog daemons add the year or sub-seconds: `Mmm dd hh:mm:ss.mmm`.
         let mut micros = 0;
         if let Some(frac) = after.strip_prefix('.') {
@@ -368,6 +372,24 @@ mod tests {
             (e.program, e.pid, e.text),
             ("postfix-out/smtp", None, "hello")
         );
+    }
+
+    #[test]
+    fn unpadded_day_and_huge_numbers() {
+        let mut c = utc(2024);
+        let e = parse(
+            "Mar 7 02:09:33 mx postfix/smtpd[1]: connect from a[1.2.3.4]",
+            &mut c,
+        )
+        .expect("unpadded day");
+        assert_eq!(e.ts.to_rfc3339(), "2024-03-07T02:09:33Z");
+        assert!(parse(
+            "<99999999999999999999>1 2024-05-01T10:00:00Z mx p 1 - - x",
+            &mut c
+        )
+        .is_none());
+        let e = parse("Mar  7 02:09:33 mx postfix/smtpd[99999999999]: x", &mut c);
+        assert!(e.is_none());
     }
 
     #[test]

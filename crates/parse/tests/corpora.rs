@@ -7,6 +7,8 @@
 //! - `postfix-youyo/*.log`: complete message flows; every line parses, queue ids and statuses match.
 //! - a census of unrecognised lines per corpus file.
 
+#![allow(clippy::unwrap_used)]
+
 use mailtrace_model::AttemptStatus;
 use mailtrace_parse::postfix::{self, Kind, PostsuperAction, Record};
 use mailtrace_parse::syslog;
@@ -693,25 +695,6 @@ fn grok_fragments_embedded_in_whole_lines() {
 // fail2ban
 // ---------------------------------------------------------------------------------------------
 
-/// Lines `syslog::parse` does not take yet: a day of month without its padding space
-/// (`Mar 7 02:09:33` instead of `Mar  7 02:09:33`). The envelope parser is not this test's to
-/// change; the lines still go through the Postfix parser, after a fallback split.
-const KNOWN_ENVELOPE_GAPS: &[&str] = &[
-    "Mar 7 02:09:33 server postfix/smtpd[27246]:",
-    "Aug 3 15:30:49 ksusha postfix/smtpd[17041]:",
-    "Aug 4 16:47:52 mail3 postfix/smtpd[31152]:",
-];
-
-/// `Mmm d hh:mm:ss host prog[pid]: text` → `(prog, text)`, for [`KNOWN_ENVELOPE_GAPS`].
-fn fallback_envelope(line: &str) -> Option<(&str, &str)> {
-    let mut rest = line;
-    for _ in 0..4 {
-        rest = rest.trim_start().split_once(' ')?.1;
-    }
-    let (tag, text) = rest.split_once(": ")?;
-    Some((tag.split('[').next()?, text))
-}
-
 struct Fail2banLine<'a> {
     lineno: usize,
     line: &'a str,
@@ -746,22 +729,10 @@ fn fail2ban_postfix_lines_are_recognised_with_their_client() {
     let text = read("fail2ban/postfix.log");
     let mut ctx = ctx();
     let mut failures = String::new();
-    let (mut postfix_lines, mut hosts_checked, mut gaps) = (0, 0, 0);
+    let (mut postfix_lines, mut hosts_checked) = (0, 0);
     for l in fail2ban_lines(&text) {
         let (program, msg) = match syslog::parse(l.line, &mut ctx) {
-            Some(env) => {
-                if KNOWN_ENVELOPE_GAPS.iter().any(|g| l.line.starts_with(g)) {
-                    println!(
-                        "line {}: envelope now parses; drop it from KNOWN_ENVELOPE_GAPS",
-                        l.lineno
-                    );
-                }
-                (env.program, env.text)
-            }
-            None if KNOWN_ENVELOPE_GAPS.iter().any(|g| l.line.starts_with(g)) => {
-                gaps += 1;
-                fallback_envelope(l.line).expect("fallback split")
-            }
+            Some(env) => (env.program, env.text),
             None => {
                 let _ = writeln!(
                     failures,
@@ -793,7 +764,7 @@ fn fail2ban_postfix_lines_are_recognised_with_their_client() {
     }
     println!(
         "fail2ban/postfix.log: {postfix_lines} Postfix lines, {hosts_checked} client addresses \
-         checked, {gaps} known envelope gaps"
+         checked"
     );
     // Every non-comment line of the file is Postfix's; 58 of them have a failJSON host.
     assert_eq!(postfix_lines, 63);
@@ -953,15 +924,10 @@ fn unrecognized_census() {
                 .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
                 .filter_map(|l| match syslog::parse(l, &mut ctx) {
                     Some(e) => Some((e.program.to_owned(), e.text.to_owned())),
-                    None => match fallback_envelope(l) {
-                        Some((p, t)) if KNOWN_ENVELOPE_GAPS.iter().any(|g| l.starts_with(g)) => {
-                            Some((p.to_owned(), t.to_owned()))
-                        }
-                        _ => {
-                            no_envelope += 1;
-                            None
-                        }
-                    },
+                    None => {
+                        no_envelope += 1;
+                        None
+                    }
                 })
                 .collect();
             count(

@@ -2,6 +2,9 @@
 //!
 //! Call [`run_all`] with a factory of empty stores from the backend's tests.
 
+// A test suite: a panic is a failed check.
+#![allow(clippy::unwrap_used)]
+
 use crate::{Checkpoint, LooseFilter, Store, WriteBatch};
 use mailtrace_correlate::{LooseKind, LooseLine};
 use mailtrace_model::{Attempt, AttemptStatus, Event, Message, Recipient, Status, Ts};

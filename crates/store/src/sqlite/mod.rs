@@ -85,6 +85,14 @@ impl SqliteStore {
     }
 }
 
+fn decode_detail(blob: &[u8]) -> Result<Detail, StoreError> {
+    let json = lz4_flex::decompress_size_prepended(blob).map_err(|e| StoreError::Corrupt {
+        path: "message detail".into(),
+        reason: e.to_string(),
+    })?;
+    Ok(serde_json::from_slice(&json)?)
+}
+
 fn lower(s: Option<&str>) -> Option<String> {
     s.map(str::to_ascii_lowercase)
 }
@@ -93,10 +101,18 @@ impl Store for SqliteStore {
     fn write(&mut self, batch: WriteBatch) -> Result<(), StoreError> {
         let tx = self.conn.transaction()?;
         {
-            let mut ins = tx.prepare_cached(
-                "INSERT OR REPLACE INTO messages (id, server, mta, queue_id, message_id, sender, sender_domain, subject, \
-                 client_host, client_ip, received_at, last_seen, status, open, reason, size, parent_id, bounce_of, doc, detail) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)",
+            // New messages are plain inserts; a message written before (still queued then) is
+            // updated in place and its recipients replaced.
+            const COLS: &str = "server, mta, queue_id, message_id, sender, sender_domain, subject, client_host, client_ip, \
+                                received_at, last_seen, status, open, reason, size, parent_id, bounce_of, doc, detail, id";
+            let mut ins = tx.prepare_cached(&format!(
+                "INSERT INTO messages ({COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20) \
+                 ON CONFLICT (id) DO NOTHING"
+            ))?;
+            let mut upd = tx.prepare_cached(
+                "UPDATE messages SET server = ?1, mta = ?2, queue_id = ?3, message_id = ?4, sender = ?5, sender_domain = ?6, \
+                 subject = ?7, client_host = ?8, client_ip = ?9, received_at = ?10, last_seen = ?11, status = ?12, open = ?13, \
+                 reason = ?14, size = ?15, parent_id = ?16, bounce_of = ?17, doc = ?18, detail = ?19 WHERE id = ?20",
             )?;
             let mut del = tx.prepare_cached("DELETE FROM recipients WHERE message = ?1")?;
             let mut rcpt = tx.prepare_cached(
@@ -109,9 +125,8 @@ impl Store for SqliteStore {
                     events: std::mem::take(&mut m.events),
                 };
                 let doc = serde_json::to_string(&m)?;
-                let detail = serde_json::to_string(&detail)?;
-                ins.execute(params![
-                    m.id,
+                let detail = lz4_flex::compress_prepend_size(&serde_json::to_vec(&detail)?);
+                let values = params![
                     m.server,
                     m.mta,
                     m.queue_id,
@@ -131,8 +146,12 @@ impl Store for SqliteStore {
                     m.bounce_of,
                     doc,
                     detail,
-                ])?;
-                del.execute([m.id])?;
+                    m.id,
+                ];
+                if ins.execute(values)? == 0 {
+                    upd.execute(values)?;
+                    del.execute([m.id])?;
+                }
                 for (i, r) in m.recipients.iter().enumerate() {
                     rcpt.execute(params![
                         m.id,
@@ -199,12 +218,14 @@ impl Store for SqliteStore {
         let mut st = self.conn.prepare_cached(
             "SELECT doc, detail FROM messages WHERE open = 1 ORDER BY received_at",
         )?;
-        let rows = st.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
+        let rows = st.query_map([], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, Vec<u8>>(1)?))
+        })?;
         let mut out = Vec::new();
         for row in rows {
             let (doc, detail) = row?;
             let mut m = Self::decode(&doc)?;
-            let d: Detail = serde_json::from_str(&detail)?;
+            let d = decode_detail(&detail)?;
             m.lines = d.lines;
             m.events = d.events;
             out.push(m);
@@ -257,7 +278,7 @@ impl Store for SqliteStore {
     }
 
     fn get(&self, id: i64) -> Result<Option<Message>, StoreError> {
-        let row: Option<(String, String)> = self
+        let row: Option<(String, Vec<u8>)> = self
             .conn
             .query_row(
                 "SELECT doc, detail FROM messages WHERE id = ?1",
@@ -269,7 +290,7 @@ impl Store for SqliteStore {
             return Ok(None);
         };
         let mut m = Self::decode(&doc)?;
-        let d: Detail = serde_json::from_str(&detail)?;
+        let d = decode_detail(&detail)?;
         m.lines = d.lines;
         m.events = d.events;
         Ok(Some(m))
@@ -285,7 +306,7 @@ impl Store for SqliteStore {
             params![key, bracketed],
         )
         .map(|mut v| {
-            v.sort_by(|a, b| b.received_at.cmp(&a.received_at));
+            v.sort_by_key(|m| std::cmp::Reverse(m.received_at));
             v
         })
     }

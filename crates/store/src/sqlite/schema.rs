@@ -5,8 +5,10 @@ use rusqlite::{Connection, OptionalExtension};
 
 const MIGRATIONS: &[&str] = &[
     // 1: messages, recipients, loose lines, checkpoints, correlator state.
+    // Messages keep SQLite's sequential rowid as the table key (appends are cheap) and their
+    // hash id in a unique index; `detail` is LZ4-compressed JSON of the raw lines and timeline.
     "CREATE TABLE messages (
-        id INTEGER PRIMARY KEY,
+        id INTEGER NOT NULL,
         server TEXT NOT NULL,
         mta TEXT NOT NULL,
         queue_id TEXT,
@@ -25,8 +27,9 @@ const MIGRATIONS: &[&str] = &[
         parent_id INTEGER,
         bounce_of INTEGER,
         doc TEXT NOT NULL,
-        detail TEXT NOT NULL
+        detail BLOB NOT NULL
      );
+     CREATE UNIQUE INDEX messages_id ON messages (id);
      CREATE INDEX messages_received ON messages (received_at);
      CREATE INDEX messages_sender ON messages (sender COLLATE NOCASE, received_at);
      CREATE INDEX messages_sender_domain ON messages (sender_domain, received_at);
@@ -46,9 +49,9 @@ const MIGRATIONS: &[&str] = &[
         dsn TEXT,
         smtp_code INTEGER,
         relay TEXT,
-        response TEXT,
-        PRIMARY KEY (message, idx)
-     ) WITHOUT ROWID;
+        response TEXT
+     );
+     CREATE INDEX recipients_message ON recipients (message);
      CREATE INDEX recipients_address ON recipients (address COLLATE NOCASE);
      CREATE INDEX recipients_domain ON recipients (domain);
      CREATE INDEX recipients_orig_to ON recipients (orig_to) WHERE orig_to IS NOT NULL;

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Runs every test of mailtrace, with all the set-up the tests need:
+#   - installs Postfix (and pflogsumm, used by the benchmark) from Debian when missing,
+#     without configuring or starting the system's own instance;
+#   - runs `cargo test --workspace`; the real-Postfix test (tests/mta/postfix/run.sh) starts a
+#     private Postfix instance and smtp-sink servers on loopback and stops them by pid.
+# Needs root (or sudo) only to install packages and to run Postfix.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else "$@"; fi; }
+
+need=()
+[ -x /usr/sbin/postfix ] && [ -x /usr/sbin/smtp-sink ] || need+=(postfix)
+command -v pflogsumm >/dev/null || [ -x /usr/sbin/pflogsumm ] || need+=(pflogsumm)
+if [ ${#need[@]} -gt 0 ]; then
+    echo "scripts/test.sh: installing ${need[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    # "No configuration": the package must not set up (or start) a system mail server.
+    echo "postfix postfix/main_mailer_type select No configuration" | as_root debconf-set-selections
+    as_root apt-get update -qq
+    as_root apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+
+# In CI the real-Postfix test must run, never skip.
+export CI="${CI:-}"
+cargo test --workspace --locked "$@"
