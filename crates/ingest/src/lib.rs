@@ -180,23 +180,49 @@ impl<'s> Ingestor<'s> {
         let saved_year = state.year;
         let mut correlator = Correlator::restore(state, store.open_messages()?, opts.limits);
         let before = correlator.counters();
+        // Three stages over bounded channels: read + correlate (this thread), encode (the
+        // store's encoder, if any), write. Each batch is committed with its checkpoint.
         let (tx, rx) = crossbeam_channel::bounded::<Job>(1);
+        let (tx_enc, rx_enc) = crossbeam_channel::bounded::<WriteBatch>(1);
+        let encoder = store.encoder();
         let mut summary = Summary::default();
         let written = std::thread::scope(|scope| -> Result<(u64, u64), IngestError> {
-            let writer = scope.spawn(move || -> Result<(u64, u64), StoreError> {
-                let (mut messages, mut open) = (0u64, 0u64);
-                for job in rx {
-                    messages += job.out.messages.iter().filter(|m| !m.open).count() as u64;
-                    open = job.out.messages.iter().filter(|m| m.open).count() as u64;
-                    store.write(WriteBatch {
-                        messages: job.out.messages,
-                        loose: job.out.loose,
-                        checkpoint: job.checkpoint,
-                        state: job.state,
-                    })?;
-                }
-                Ok((messages, open))
-            });
+            let spawn_err = |source| IngestError::Io {
+                path: "ingest thread".into(),
+                source,
+            };
+            std::thread::Builder::new()
+                .name("store-encoder".into())
+                .spawn_scoped(scope, move || {
+                    for job in rx {
+                        let mut batch = WriteBatch {
+                            messages: job.out.messages,
+                            loose: job.out.loose,
+                            checkpoint: job.checkpoint,
+                            state: job.state,
+                            encoded: None,
+                        };
+                        if let Some(encode) = encoder {
+                            encode(&mut batch);
+                        }
+                        if tx_enc.send(batch).is_err() {
+                            break; // the writer failed
+                        }
+                    }
+                })
+                .map_err(spawn_err)?;
+            let writer = std::thread::Builder::new()
+                .name("store-writer".into())
+                .spawn_scoped(scope, move || -> Result<(u64, u64), StoreError> {
+                    let (mut messages, mut open) = (0u64, 0u64);
+                    for batch in rx_enc {
+                        messages += batch.messages.iter().filter(|m| !m.open).count() as u64;
+                        open = batch.messages.iter().filter(|m| m.open).count() as u64;
+                        store.write(batch)?;
+                    }
+                    Ok((messages, open))
+                })
+                .map_err(spawn_err)?;
             let read = (|| -> Result<(), IngestError> {
                 for input in inputs {
                     let report = ingest_one(
@@ -224,10 +250,9 @@ impl<'s> Ingestor<'s> {
             })();
             drop(tx);
             let w = writer.join().unwrap_or_else(|_| {
-                Err(StoreError::Filter {
-                    field: "writer",
-                    message: "the store writer thread panicked".into(),
-                })
+                Err(StoreError::Encode(
+                    "the store writer thread panicked".into(),
+                ))
             });
             read?;
             Ok(w?)

@@ -51,6 +51,12 @@ pub enum StoreError {
     /// A stored document could not be decoded.
     #[error("store: bad stored document: {0}")]
     Decode(#[from] serde_json::Error),
+    /// Writing exported messages failed (a closed pipe, a full disk).
+    #[error("output: {0}")]
+    Io(#[from] std::io::Error),
+    /// A message could not be encoded for storage.
+    #[error("store: cannot encode a message: {0}")]
+    Encode(String),
     /// A filter the backend cannot answer.
     #[error("invalid {field}: {message}")]
     Filter {
@@ -77,8 +83,13 @@ pub struct Checkpoint {
     pub lines: u64,
 }
 
+/// Work a backend does on a batch before [`Store::write`], on another thread (serializing
+/// documents, compressing raw lines), so that a pipeline can overlap it with the write of the
+/// previous batch. It leaves its results in [`WriteBatch::encoded`].
+pub type Encoder = fn(&mut WriteBatch);
+
 /// One atomic write.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct WriteBatch {
     /// Messages to insert or replace (by id).
     pub messages: Vec<Message>,
@@ -88,6 +99,19 @@ pub struct WriteBatch {
     pub checkpoint: Option<Checkpoint>,
     /// The correlator's state after this batch (opaque JSON).
     pub state: Option<String>,
+    /// What the backend's [`Store::encoder`] made of `messages` (opaque to everyone else).
+    pub encoded: Option<Box<dyn std::any::Any + Send>>,
+}
+
+impl std::fmt::Debug for WriteBatch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WriteBatch")
+            .field("messages", &self.messages.len())
+            .field("loose", &self.loose.len())
+            .field("checkpoint", &self.checkpoint)
+            .field("encoded", &self.encoded.is_some())
+            .finish()
+    }
 }
 
 /// A page of search results.
@@ -131,6 +155,12 @@ pub struct LooseFilter {
 
 /// A message store. Implementations: [`sqlite::SqliteStore`].
 pub trait Store: Send {
+    /// The backend's [`Encoder`], if it has work that can run ahead of [`Store::write`] on
+    /// another thread. `write` must also accept batches that did not go through it.
+    fn encoder(&self) -> Option<Encoder> {
+        None
+    }
+
     /// Commit a batch atomically (data, checkpoint and correlator state together).
     ///
     /// # Errors

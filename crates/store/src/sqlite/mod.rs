@@ -4,6 +4,7 @@
 //! (`doc`), and its raw lines and timeline a second one (`detail`) that only the message page
 //! reads. Recipients have their own indexed table.
 
+mod detail;
 mod schema;
 mod search;
 
@@ -12,18 +13,11 @@ use mailtrace_correlate::{LooseKind, LooseLine};
 use mailtrace_model::{Event, Message, Ts};
 use mailtrace_query::{Filter, Paging};
 use rusqlite::{params, Connection, OptionalExtension};
-use serde::{Deserialize, Serialize};
 use std::path::Path;
 
 /// The SQLite store.
 pub struct SqliteStore {
     conn: Connection,
-}
-
-#[derive(Serialize, Deserialize, Default)]
-struct Detail {
-    lines: Vec<String>,
-    events: Vec<Event>,
 }
 
 impl SqliteStore {
@@ -66,8 +60,12 @@ impl SqliteStore {
         Ok(SqliteStore { conn })
     }
 
-    fn decode(doc: &str) -> Result<Message, StoreError> {
-        Ok(serde_json::from_str(doc)?)
+    fn decode(doc: &[u8]) -> Result<Message, StoreError> {
+        let json = lz4_flex::decompress_size_prepended(doc).map_err(|e| StoreError::Corrupt {
+            path: "message document".into(),
+            reason: e.to_string(),
+        })?;
+        Ok(serde_json::from_slice(&json)?)
     }
 
     fn messages_where(
@@ -76,7 +74,7 @@ impl SqliteStore {
         params: impl rusqlite::Params,
     ) -> Result<Vec<Message>, StoreError> {
         let mut st = self.conn.prepare_cached(sql)?;
-        let rows = st.query_map(params, |r| r.get::<_, String>(0))?;
+        let rows = st.query_map(params, |r| r.get::<_, Vec<u8>>(0))?;
         let mut out = Vec::new();
         for doc in rows {
             out.push(Self::decode(&doc?)?);
@@ -85,12 +83,36 @@ impl SqliteStore {
     }
 }
 
-fn decode_detail(blob: &[u8]) -> Result<Detail, StoreError> {
-    let json = lz4_flex::decompress_size_prepended(blob).map_err(|e| StoreError::Corrupt {
+/// A batch's messages encoded for their row: `doc` and `detail`, in batch order.
+struct Encoded(Vec<Result<Row, String>>);
+
+/// `(doc, detail)` of one message.
+type Row = (Vec<u8>, Vec<u8>);
+
+/// The SQLite [`crate::Encoder`]: serialize each message's document (JSON, LZ4) and pack its
+/// raw lines and timeline (taking them out of the message, so the batch shrinks as it goes).
+fn encode_batch(batch: &mut WriteBatch) {
+    let mut scratch = Vec::with_capacity(64 * 1024);
+    let docs = batch
+        .messages
+        .iter_mut()
+        .map(|m| {
+            let lines = std::mem::take(&mut m.lines);
+            let events = std::mem::take(&mut m.events);
+            let detail = detail::encode(&lines, &events, &mut scratch);
+            let json = serde_json::to_vec(&*m).map_err(|e| e.to_string())?;
+            Ok((lz4_flex::compress_prepend_size(&json), detail))
+        })
+        .collect();
+    batch.encoded = Some(Box::new(Encoded(docs)));
+}
+
+/// Raw lines and timeline of a message from its `detail` column.
+fn decode_detail(blob: &[u8]) -> Result<(Vec<String>, Vec<Event>), StoreError> {
+    detail::decode(blob).ok_or_else(|| StoreError::Corrupt {
         path: "message detail".into(),
-        reason: e.to_string(),
-    })?;
-    Ok(serde_json::from_slice(&json)?)
+        reason: "undecodable raw lines".into(),
+    })
 }
 
 fn lower(s: Option<&str>) -> Option<String> {
@@ -98,7 +120,18 @@ fn lower(s: Option<&str>) -> Option<String> {
 }
 
 impl Store for SqliteStore {
-    fn write(&mut self, batch: WriteBatch) -> Result<(), StoreError> {
+    fn encoder(&self) -> Option<crate::Encoder> {
+        Some(encode_batch)
+    }
+
+    fn write(&mut self, mut batch: WriteBatch) -> Result<(), StoreError> {
+        if !batch.encoded.as_ref().is_some_and(|e| e.is::<Encoded>()) {
+            encode_batch(&mut batch);
+        }
+        let encoded = match batch.encoded.take().map(|e| e.downcast::<Encoded>()) {
+            Some(Ok(e)) => e.0,
+            _ => Vec::new(),
+        };
         let tx = self.conn.transaction()?;
         {
             // New messages are plain inserts; a message written before (still queued then) is
@@ -119,13 +152,8 @@ impl Store for SqliteStore {
                 "INSERT INTO recipients (message, idx, address, domain, orig_to, status, dsn, smtp_code, relay, response) \
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
             )?;
-            for mut m in batch.messages {
-                let detail = Detail {
-                    lines: std::mem::take(&mut m.lines),
-                    events: std::mem::take(&mut m.events),
-                };
-                let doc = serde_json::to_string(&m)?;
-                let detail = lz4_flex::compress_prepend_size(&serde_json::to_vec(&detail)?);
+            for (m, enc) in batch.messages.iter().zip(encoded) {
+                let (doc, detail) = enc.map_err(StoreError::Encode)?;
                 let values = params![
                     m.server,
                     m.mta,
@@ -219,15 +247,13 @@ impl Store for SqliteStore {
             "SELECT doc, detail FROM messages WHERE open = 1 ORDER BY received_at",
         )?;
         let rows = st.query_map([], |r| {
-            Ok((r.get::<_, String>(0)?, r.get::<_, Vec<u8>>(1)?))
+            Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, Vec<u8>>(1)?))
         })?;
         let mut out = Vec::new();
         for row in rows {
             let (doc, detail) = row?;
             let mut m = Self::decode(&doc)?;
-            let d = decode_detail(&detail)?;
-            m.lines = d.lines;
-            m.events = d.events;
+            (m.lines, m.events) = decode_detail(&detail)?;
             out.push(m);
         }
         Ok(out)
@@ -268,17 +294,14 @@ impl Store for SqliteStore {
         let mut st = self.conn.prepare(&sql)?;
         let mut rows = st.query(rusqlite::params_from_iter(q.params.iter()))?;
         while let Some(r) = rows.next()? {
-            let doc: String = r.get(0)?;
-            each(Self::decode(&doc)?).map_err(|e| StoreError::Filter {
-                field: "output",
-                message: e.to_string(),
-            })?;
+            let doc: Vec<u8> = r.get(0)?;
+            each(Self::decode(&doc)?)?;
         }
         Ok(())
     }
 
     fn get(&self, id: i64) -> Result<Option<Message>, StoreError> {
-        let row: Option<(String, Vec<u8>)> = self
+        let row: Option<(Vec<u8>, Vec<u8>)> = self
             .conn
             .query_row(
                 "SELECT doc, detail FROM messages WHERE id = ?1",
@@ -290,9 +313,7 @@ impl Store for SqliteStore {
             return Ok(None);
         };
         let mut m = Self::decode(&doc)?;
-        let d = decode_detail(&detail)?;
-        m.lines = d.lines;
-        m.events = d.events;
+        (m.lines, m.events) = decode_detail(&detail)?;
         Ok(Some(m))
     }
 

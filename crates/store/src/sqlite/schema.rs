@@ -6,7 +6,8 @@ use rusqlite::{Connection, OptionalExtension};
 const MIGRATIONS: &[&str] = &[
     // 1: messages, recipients, loose lines, checkpoints, correlator state.
     // Messages keep SQLite's sequential rowid as the table key (appends are cheap) and their
-    // hash id in a unique index; `detail` is LZ4-compressed JSON of the raw lines and timeline.
+    // hash id in a unique index; `doc` is the LZ4-compressed JSON document of the message and
+    // `detail` its packed raw lines and timeline (see `detail.rs`).
     "CREATE TABLE messages (
         id INTEGER NOT NULL,
         server TEXT NOT NULL,
@@ -26,7 +27,7 @@ const MIGRATIONS: &[&str] = &[
         size INTEGER,
         parent_id INTEGER,
         bounce_of INTEGER,
-        doc TEXT NOT NULL,
+        doc BLOB NOT NULL,
         detail BLOB NOT NULL
      );
      CREATE UNIQUE INDEX messages_id ON messages (id);
