@@ -98,6 +98,9 @@ struct Open {
     dirty: bool,
     /// smtpd pid and session start of the session that received it.
     session: Option<(u32, Ts)>,
+    /// The first recipient as cleanup named it (`to=` of a header check line): the only trace
+    /// of the recipient of a message refused after DATA, which never reaches the queue manager.
+    first_to: Option<String>,
 }
 
 #[derive(Default)]
@@ -159,6 +162,7 @@ impl Correlator {
                     msg,
                     dirty: false,
                     session,
+                    first_to: None,
                 },
             );
         }
@@ -493,6 +497,7 @@ impl Correlator {
                     msg,
                     dirty: true,
                     session,
+                    first_to: None,
                 },
             );
         }
@@ -506,7 +511,9 @@ impl Correlator {
             return;
         };
         open.dirty = true;
-        let m = &mut open.msg;
+        let Open {
+            msg: m, first_to, ..
+        } = open;
         if let Some(early) = early {
             for (t, txt, l) in early.lines {
                 m.events.push(event(t, "delivery note", &txt));
@@ -559,6 +566,9 @@ impl Correlator {
                 }
                 if m.sender.is_none() {
                     m.sender = envelope.from.map(str::to_string);
+                }
+                if first_to.is_none() {
+                    *first_to = envelope.to.map(str::to_string);
                 }
                 if m.status == Status::Rejected && m.recipients.is_empty() {
                     if let (Some(to), Some(reason)) = (envelope.to, m.reason.clone()) {
@@ -744,7 +754,14 @@ impl Correlator {
                 {
                     // The client got `552 5.3.4 Message size exceeds fixed limit` after DATA; no
                     // reject line says so, and the queue file is gone (no `removed` follows).
-                    reject_message(m, at, None, "552 5.3.4 Message size exceeds fixed limit (queue file size limit exceeded)", Some(552), Some("5.3.4"));
+                    reject_message(
+                        m,
+                        at,
+                        first_to.as_deref(),
+                        "552 5.3.4 Message size exceeds fixed limit (queue file size limit exceeded)",
+                        Some(552),
+                        Some("5.3.4"),
+                    );
                 }
                 level
             }

@@ -58,6 +58,9 @@ pub struct IngestArgs {
     /// No progress bar.
     #[arg(long, short)]
     pub quiet: bool,
+    /// Lines per committed batch (tests use small batches to crash between commits).
+    #[arg(long, hide = true, default_value_t = 50_000)]
+    pub batch_lines: u64,
 }
 
 /// Search criteria shared by `search` and `export`.

@@ -2,8 +2,10 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod gen;
 mod util;
 
 mod bad_input;
 mod cli;
+mod crash;
 mod postfix_harness;

@@ -127,3 +127,53 @@ fn garbage_and_other_programs_are_kept_as_loose_lines() {
     assert_eq!(c.counters().unparsed, 2);
     assert_eq!(c.counters().other, 1);
 }
+
+/// Case 16 of the Postfix harness: too big, no SIZE declared, refused after DATA. Postfix logs no
+/// reject line, only `queue file size limit exceeded` warnings, and the smtpd warning may come
+/// before or after cleanup's header line (the only line naming the recipient).
+#[test]
+fn size_refusal_after_data_is_a_rejection_in_either_line_order() {
+    let connect = "Nov 24 18:43:33 mx postfix/smtpd[12242]: connect from localhost[127.0.0.1]";
+    let client =
+        "Nov 24 18:43:33 mx postfix/smtpd[12242]: 41A9798C2F2: client=localhost[127.0.0.1]";
+    let smtpd_warn = "Nov 24 18:43:33 mx postfix/smtpd[12242]: warning: 41A9798C2F2: queue file size limit exceeded";
+    let header = "Nov 24 18:43:33 mx postfix/cleanup[12247]: 41A9798C2F2: info: header Subject: case 16: too big, no SIZE, rejected after DATA from localhost[127.0.0.1]; from=<s16@ok.test> to=<rcpt16@ok.test> proto=ESMTP helo=<client.harness.test>";
+    let mid =
+        "Nov 24 18:43:33 mx postfix/cleanup[12247]: 41A9798C2F2: message-id=<case16@harness.test>";
+    let cleanup_warn = "Nov 24 18:43:33 mx postfix/cleanup[12247]: warning: 41A9798C2F2: queue file size limit exceeded";
+    let disconnect = "Nov 24 18:43:33 mx postfix/smtpd[12242]: disconnect from localhost[127.0.0.1] ehlo=1 mail=1 rcpt=1 data=0/1 quit=1 commands=4/5";
+    for order in [
+        [
+            connect,
+            client,
+            smtpd_warn,
+            header,
+            mid,
+            cleanup_warn,
+            disconnect,
+        ],
+        [
+            connect,
+            client,
+            header,
+            mid,
+            cleanup_warn,
+            smtpd_warn,
+            disconnect,
+        ],
+    ] {
+        let (out, c) = run(&order);
+        assert_eq!(out.messages.len(), 1, "{order:?}");
+        let m = &out.messages[0];
+        assert!(!m.open, "no `removed` will come");
+        assert_eq!(m.status, Status::Rejected);
+        assert_eq!(m.recipients.len(), 1, "{order:?}");
+        let r = &m.recipients[0];
+        assert_eq!(
+            (r.address.as_str(), r.status, r.dsn.as_deref(), r.smtp_code),
+            ("rcpt16@ok.test", Status::Rejected, Some("5.3.4"), Some(552))
+        );
+        assert_eq!(m.lines.len(), 7);
+        assert_eq!(c.open_messages(), 0);
+    }
+}
