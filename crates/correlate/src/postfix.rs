@@ -335,15 +335,7 @@ impl Correlator {
                             ..Message::default()
                         };
                         if let Some(to) = envelope.to {
-                            m.recipients.push(Recipient {
-                                address: to.to_string(),
-                                status: Status::Rejected,
-                                dsn: reply.dsn.map(str::to_string),
-                                smtp_code: reply.code,
-                                response: Some(reply.text.to_string()),
-                                last_attempt_at: Some(at),
-                                ..Recipient::default()
-                            });
+                            m.recipients.push(rejected_recipient(to, reply, at));
                         }
                         m.events
                             .push(event(at, &format!("{action} at {stage}"), text));
@@ -613,15 +605,7 @@ impl Correlator {
                         if *stage == "RCPT" {
                             // One recipient refused in a transaction that already has a queue id.
                             if let Some(to) = envelope.to {
-                                m.recipients.push(Recipient {
-                                    address: to.to_string(),
-                                    status: Status::Rejected,
-                                    dsn: reply.dsn.map(str::to_string),
-                                    smtp_code: reply.code,
-                                    response: Some(reply.text.to_string()),
-                                    last_attempt_at: Some(at),
-                                    ..Recipient::default()
-                                });
+                                m.recipients.push(rejected_recipient(to, reply, at));
                             }
                         } else {
                             reject_message(m, at, envelope.to, reply.text, reply.code, reply.dsn);
@@ -987,6 +971,19 @@ impl Correlator {
             }
         }
         self.checkpoint()
+    }
+}
+
+/// A recipient the receiving server refused with `reply`.
+fn rejected_recipient(to: &str, reply: &postfix::Reply<'_>, at: Ts) -> Recipient {
+    Recipient {
+        address: to.to_string(),
+        status: Status::Rejected,
+        dsn: reply.dsn.map(str::to_string),
+        smtp_code: reply.code,
+        response: Some(reply.text.to_string()),
+        last_attempt_at: Some(at),
+        ..Recipient::default()
     }
 }
 

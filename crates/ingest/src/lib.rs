@@ -15,7 +15,7 @@ mod reader;
 pub use reader::{open_input, InputReader, MAX_LINE};
 
 use jiff::tz::TimeZone;
-use mailtrace_correlate::{Correlator, CorrelatorState, Counters, Limits, Output};
+use mailtrace_correlate::{Correlator, CorrelatorState, Limits, Output};
 use mailtrace_parse::syslog;
 use mailtrace_store::{Checkpoint, Store, StoreError, WriteBatch};
 use serde::Serialize;
@@ -142,12 +142,6 @@ impl Progress for NoProgress {
     fn finish(&mut self) {}
 }
 
-struct Job {
-    out: Output,
-    checkpoint: Option<Checkpoint>,
-    state: Option<String>,
-}
-
 /// Reads inputs into a store. See the crate documentation.
 pub struct Ingestor<'s> {
     store: &'s mut dyn Store,
@@ -182,7 +176,7 @@ impl<'s> Ingestor<'s> {
         let before = correlator.counters();
         // Three stages over bounded channels: read + correlate (this thread), encode (the
         // store's encoder, if any), write. Each batch is committed with its checkpoint.
-        let (tx, rx) = crossbeam_channel::bounded::<Job>(1);
+        let (tx, rx) = crossbeam_channel::bounded::<WriteBatch>(1);
         let (tx_enc, rx_enc) = crossbeam_channel::bounded::<WriteBatch>(1);
         let encoder = store.encoder();
         let mut summary = Summary::default();
@@ -194,14 +188,7 @@ impl<'s> Ingestor<'s> {
             std::thread::Builder::new()
                 .name("store-encoder".into())
                 .spawn_scoped(scope, move || {
-                    for job in rx {
-                        let mut batch = WriteBatch {
-                            messages: job.out.messages,
-                            loose: job.out.loose,
-                            checkpoint: job.checkpoint,
-                            state: job.state,
-                            encoded: None,
-                        };
+                    for mut batch in rx {
                         if let Some(encode) = encoder {
                             encode(&mut batch);
                         }
@@ -241,11 +228,7 @@ impl<'s> Ingestor<'s> {
                 }
                 let out = correlator.finish_input();
                 let state = serde_json::to_string(&correlator.state(None, None))?;
-                let _ = tx.send(Job {
-                    out,
-                    checkpoint: None,
-                    state: Some(state),
-                });
+                let _ = tx.send(batch(out, None, state));
                 Ok(())
             })();
             drop(tx);
@@ -267,6 +250,17 @@ impl<'s> Ingestor<'s> {
     }
 }
 
+/// What correlation produced, with where the input stands and the state to resume from.
+fn batch(out: Output, checkpoint: Option<Checkpoint>, state: String) -> WriteBatch {
+    WriteBatch {
+        messages: out.messages,
+        loose: out.loose,
+        checkpoint,
+        state: Some(state),
+        encoded: None,
+    }
+}
+
 #[allow(clippy::too_many_arguments)]
 fn ingest_one(
     input: &Input,
@@ -275,7 +269,7 @@ fn ingest_one(
     saved_file: Option<i64>,
     saved_year: Option<syslog::YearState>,
     correlator: &mut Correlator,
-    tx: &crossbeam_channel::Sender<Job>,
+    tx: &crossbeam_channel::Sender<WriteBatch>,
     progress: &mut dyn Progress,
 ) -> Result<FileReport, IngestError> {
     let name = input.name();
@@ -327,19 +321,14 @@ fn ingest_one(
      -> Result<bool, IngestError> {
         let out = correlator.checkpoint();
         let state = serde_json::to_string(&correlator.state(Some(ident), Some(ctx.state())))?;
-        Ok(tx
-            .send(Job {
-                out,
-                checkpoint: Some(Checkpoint {
-                    ident,
-                    ident_len,
-                    path: name.clone(),
-                    offset,
-                    lines,
-                }),
-                state: Some(state),
-            })
-            .is_ok())
+        let checkpoint = Checkpoint {
+            ident,
+            ident_len,
+            path: name.clone(),
+            offset,
+            lines,
+        };
+        Ok(tx.send(batch(out, Some(checkpoint), state)).is_ok())
     };
     loop {
         let n = r.next_line(&mut buf).map_err(io)?;
@@ -366,6 +355,3 @@ fn ingest_one(
     progress.finish();
     Ok(report)
 }
-
-/// The counters type re-exported for front ends.
-pub type CorrelationCounters = Counters;

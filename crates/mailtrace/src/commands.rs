@@ -145,16 +145,8 @@ pub fn filter_from(a: &FilterArgs, tz: &TimeZone, now: Ts) -> Result<Filter> {
         relay: a.relay.clone(),
         server: a.server.clone(),
         reason: a.reason.clone(),
-        since: a
-            .since
-            .as_deref()
-            .map(|s| parse_instant(s, tz, "since"))
-            .transpose()?,
-        until: a
-            .until
-            .as_deref()
-            .map(|s| parse_instant(s, tz, "until"))
-            .transpose()?,
+        since: instant(a.since.as_deref(), tz, "since")?,
+        until: instant(a.until.as_deref(), tz, "until")?,
     };
     let preset = if a.today {
         Some(TimePreset::Today)
@@ -173,6 +165,11 @@ pub fn filter_from(a: &FilterArgs, tz: &TimeZone, now: Ts) -> Result<Filter> {
         f.until = u.or(f.until);
     }
     Ok(f.normalized())
+}
+
+/// An optional `--since`/`--until` value.
+fn instant(v: Option<&str>, tz: &TimeZone, field: &'static str) -> Result<Option<Ts>> {
+    Ok(v.map(|s| parse_instant(s, tz, field)).transpose()?)
 }
 
 fn now() -> Ts {
@@ -486,16 +483,8 @@ fn lines(store: &dyn Store, a: &LinesArgs, tz: &TimeZone) -> Result<ExitCode> {
         kind: a.kind.clone(),
         server: a.server.clone(),
         contains: a.grep.clone(),
-        since: a
-            .since
-            .as_deref()
-            .map(|s| parse_instant(s, tz, "since"))
-            .transpose()?,
-        until: a
-            .until
-            .as_deref()
-            .map(|s| parse_instant(s, tz, "until"))
-            .transpose()?,
+        since: instant(a.since.as_deref(), tz, "since")?,
+        until: instant(a.until.as_deref(), tz, "until")?,
     };
     let rows = store.loose_lines(
         &f,
