@@ -122,6 +122,9 @@ pub struct Correlator {
     limits: Limits,
     last_ts: Ts,
     last_sweep: Ts,
+    /// Scanning every queued message is the costly part of a sweep: done 16 times per
+    /// `message_idle`, not every minute.
+    last_message_sweep: Ts,
     counters: Counters,
 }
 
@@ -139,6 +142,7 @@ impl Correlator {
         let mut c = Correlator::with_limits(limits);
         c.last_ts = state.last_ts;
         c.last_sweep = state.last_ts;
+        c.last_message_sweep = state.last_ts;
         for snap in state.servers {
             let s = c.server(&snap.name);
             let srv = &mut c.servers[s];
@@ -868,6 +872,10 @@ impl Correlator {
     pub fn sweep(&mut self, now: Ts) {
         self.last_sweep = now;
         let limits = self.limits;
+        let messages_too = now.0 - self.last_message_sweep.0 > limits.message_idle / 16;
+        if messages_too {
+            self.last_message_sweep = now;
+        }
         for s in 0..self.servers.len() {
             let stale: Vec<u32> = self.servers[s]
                 .sessions
@@ -881,12 +889,15 @@ impl Correlator {
                 }
             }
             let srv = &mut self.servers[s];
-            let idle: Vec<String> = srv
-                .open
-                .iter()
-                .filter(|(_, o)| now.0 - o.msg.last_seen.0 > limits.message_idle)
-                .map(|(q, _)| q.clone())
-                .collect();
+            let idle: Vec<String> = if messages_too {
+                srv.open
+                    .iter()
+                    .filter(|(_, o)| now.0 - o.msg.last_seen.0 > limits.message_idle)
+                    .map(|(q, _)| q.clone())
+                    .collect()
+            } else {
+                Vec::new()
+            };
             for q in idle {
                 if let Some(mut o) = srv.open.remove(&q) {
                     // Still queued as far as we know: write it as open so a later ingest resumes it.

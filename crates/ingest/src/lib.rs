@@ -81,7 +81,7 @@ impl Default for Options {
             server: None,
             year: None,
             tz: TimeZone::system(),
-            batch_lines: 50_000,
+            batch_lines: 30_000,
             limits: Limits::default(),
         }
     }

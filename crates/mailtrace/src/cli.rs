@@ -59,7 +59,7 @@ pub struct IngestArgs {
     #[arg(long, short)]
     pub quiet: bool,
     /// Lines per committed batch (tests use small batches to crash between commits).
-    #[arg(long, hide = true, default_value_t = 50_000)]
+    #[arg(long, hide = true, default_value_t = 30_000)]
     pub batch_lines: u64,
 }
 

@@ -6,6 +6,11 @@ mod progress;
 
 use std::process::ExitCode;
 
+// The pipeline allocates lines on one thread and frees them on another; mimalloc handles that
+// pattern far better than glibc's arenas (measured with the ingest benchmark).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     match commands::run(<cli::Cli as clap::Parser>::parse()) {
         Ok(code) => code,
