@@ -177,3 +177,102 @@ fn size_refusal_after_data_is_a_rejection_in_either_line_order() {
         assert_eq!(c.open_messages(), 0);
     }
 }
+
+/// A content filter (amavis on 127.0.0.1:10024) re-injects the message through a second smtpd
+/// (127.0.0.1:10025); the filter's `250 ... queued as NEWID` links the parent to the child.
+#[test]
+fn content_filter_reinjection_links_parent_and_child() {
+    let (out, _) = run(&[
+        "Mar  3 10:00:00 mx postfix/smtpd[100]: connect from mail.example.org[198.51.100.20]",
+        "Mar  3 10:00:00 mx postfix/smtpd[100]: 1A2B3C4D5E: client=mail.example.org[198.51.100.20]",
+        "Mar  3 10:00:00 mx postfix/cleanup[101]: 1A2B3C4D5E: message-id=<m1@example.org>",
+        "Mar  3 10:00:00 mx postfix/qmgr[102]: 1A2B3C4D5E: from=<a@example.org>, size=900, nrcpt=1 (queue active)",
+        "Mar  3 10:00:00 mx postfix/smtpd[100]: disconnect from mail.example.org[198.51.100.20] ehlo=1 mail=1 rcpt=1 data=1 quit=1 commands=5",
+        "Mar  3 10:00:01 mx postfix/smtpd[200]: connect from localhost[127.0.0.1]",
+        "Mar  3 10:00:01 mx postfix/smtpd[200]: 6F7E8D9C0B: client=localhost[127.0.0.1]",
+        "Mar  3 10:00:01 mx postfix/cleanup[101]: 6F7E8D9C0B: message-id=<m1@example.org>",
+        "Mar  3 10:00:01 mx postfix/qmgr[102]: 6F7E8D9C0B: from=<a@example.org>, size=1400, nrcpt=1 (queue active)",
+        "Mar  3 10:00:01 mx postfix/smtpd[200]: disconnect from localhost[127.0.0.1] ehlo=1 mail=1 rcpt=1 data=1 quit=1 commands=5",
+        "Mar  3 10:00:01 mx postfix/smtp[103]: 1A2B3C4D5E: to=<b@example.com>, relay=127.0.0.1[127.0.0.1]:10024, delay=1.2, delays=0.1/0/0/1.1, dsn=2.0.0, status=sent (250 2.0.0 from MTA(smtp:[127.0.0.1]:10025): 250 2.0.0 Ok: queued as 6F7E8D9C0B)",
+        "Mar  3 10:00:01 mx postfix/qmgr[102]: 1A2B3C4D5E: removed",
+        "Mar  3 10:00:02 mx postfix/lmtp[104]: 6F7E8D9C0B: to=<b@example.com>, relay=mx[private/dovecot-lmtp], delay=0.1, delays=0/0/0/0.1, dsn=2.0.0, status=sent (250 2.0.0 <b@example.com> Saved)",
+        "Mar  3 10:00:02 mx postfix/qmgr[102]: 6F7E8D9C0B: removed",
+    ]);
+    assert_eq!(out.messages.len(), 2);
+    let parent = out
+        .messages
+        .iter()
+        .find(|m| m.queue_id.as_deref() == Some("1A2B3C4D5E"))
+        .unwrap();
+    let child = out
+        .messages
+        .iter()
+        .find(|m| m.queue_id.as_deref() == Some("6F7E8D9C0B"))
+        .unwrap();
+    assert_eq!(child.parent_id, Some(parent.id));
+    assert_eq!(
+        parent.recipients[0].attempts[0].queued_as.as_deref(),
+        Some("6F7E8D9C0B")
+    );
+    assert_eq!(
+        child.recipients[0].relay.as_deref(),
+        Some("mx[private/dovecot-lmtp]")
+    );
+    assert_eq!(
+        (parent.status, child.status),
+        (Status::Delivered, Status::Delivered)
+    );
+}
+
+/// A remote server's `queued as` is its own queue id: no link to a local message.
+#[test]
+fn remote_queued_as_does_not_link() {
+    let (out, _) = run(&[
+        "Mar  3 10:00:00 mx postfix/pickup[1]: 0A0A0A0A0A: uid=0 from=<root>",
+        "Mar  3 10:00:00 mx postfix/qmgr[2]: 0A0A0A0A0A: from=<root@mx>, size=10, nrcpt=1 (queue active)",
+        "Mar  3 10:00:00 mx postfix/pickup[1]: 0B0B0B0B0B: uid=0 from=<root>",
+        "Mar  3 10:00:00 mx postfix/qmgr[2]: 0B0B0B0B0B: from=<root@mx>, size=10, nrcpt=1 (queue active)",
+        "Mar  3 10:00:01 mx postfix/smtp[3]: 0A0A0A0A0A: to=<x@example.net>, relay=mx.example.net[192.0.2.3]:25, delay=1, delays=0/0/0/1, dsn=2.0.0, status=sent (250 2.0.0 Ok: queued as 0B0B0B0B0B)",
+        "Mar  3 10:00:01 mx postfix/qmgr[2]: 0A0A0A0A0A: removed",
+    ]);
+    let other = out
+        .messages
+        .iter()
+        .find(|m| m.queue_id.as_deref() == Some("0B0B0B0B0B"))
+        .unwrap();
+    assert_eq!(other.parent_id, None);
+}
+
+/// `postsuper -h` / `-H` / `-d`: held, released, then deleted by the administrator.
+#[test]
+fn postsuper_hold_release_and_delete() {
+    let base = [
+        "Mar  3 10:00:00 mx postfix/pickup[1]: 0C0C0C0C0C: uid=0 from=<root>",
+        "Mar  3 10:00:00 mx postfix/qmgr[2]: 0C0C0C0C0C: from=<root@mx>, size=10, nrcpt=1 (queue active)",
+        "Mar  3 10:00:01 mx postfix/smtp[3]: 0C0C0C0C0C: to=<x@example.net>, relay=none, delay=1, delays=0/0/1/0, dsn=4.4.1, status=deferred (connect to mx.example.net[192.0.2.3]:25: Connection refused)",
+        "Mar  3 10:05:00 mx postfix/postsuper[9]: 0C0C0C0C0C: placed on hold",
+    ];
+    let (out, _) = run(&base);
+    assert_eq!(
+        out.messages[0].status,
+        Status::Held,
+        "on hold, whatever its recipients wait for"
+    );
+    assert_eq!(out.messages[0].recipients[0].status, Status::Deferred);
+    assert!(out.messages[0].events.iter().any(|e| e.kind == "held"));
+    let mut all = base.to_vec();
+    all.push("Mar  3 10:06:00 mx postfix/postsuper[9]: 0C0C0C0C0C: released from hold");
+    let (out, _) = run(&all);
+    assert_eq!(
+        out.messages[0].status,
+        Status::Deferred,
+        "released: back to its recipients' status"
+    );
+    all.push("Mar  3 10:07:00 mx postfix/postsuper[9]: 0C0C0C0C0C: removed");
+    let (out, c) = run(&all);
+    let m = &out.messages[0];
+    assert!(!m.open);
+    assert_eq!(m.recipients[0].status, Status::Removed);
+    assert_eq!(m.status, Status::Removed);
+    assert_eq!(c.open_messages(), 0);
+}
