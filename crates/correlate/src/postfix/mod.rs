@@ -1,0 +1,467 @@
+//! Postfix correlation: smtpd sessions, queue ids, deliveries, filters and notifications.
+
+use crate::{Counters, LooseKind, LooseLine, Output};
+use mailtrace_model::{message_key, Attempt, Event, Message, Recipient, Status, Ts, MTA_POSTFIX};
+use mailtrace_parse::postfix::{self, Kind, PostsuperAction, Record};
+use mailtrace_parse::syslog;
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+
+/// How long in-flight state may stay in memory, in log time.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// A client session without a line for this long is closed (smtpd always logs `disconnect`,
+    /// so this only fires when lines were lost).
+    pub session_idle: i64,
+    /// A queued message without a line for this long is written out as still queued and dropped
+    /// from memory. Postfix retries deferred mail at least every `maximal_backoff_time` (default
+    /// 4000 s) and gives up after `maximal_queue_lifetime` (default 5 days).
+    pub message_idle: i64,
+    /// Lines of a delivery agent process without queue id (`connect to ...: Connection refused`)
+    /// wait this long for the queue id line of the same process.
+    pub agent_idle: i64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        const SEC: i64 = 1_000_000;
+        Limits {
+            session_idle: 3600 * SEC,
+            message_idle: 6 * 86_400 * SEC,
+            agent_idle: 300 * SEC,
+        }
+    }
+}
+
+/// State that spans lines and must survive a checkpoint (besides the open messages, which the
+/// store keeps as messages).
+#[derive(Debug, Default, Clone, Serialize, Deserialize)]
+pub struct CorrelatorState {
+    servers: Vec<ServerSnapshot>,
+    /// Year roll-over state of the syslog context.
+    pub year: Option<syslog::YearState>,
+    /// Time of the last line, used for lines without an envelope.
+    pub last_ts: Ts,
+    /// Identity of the input `year` belongs to.
+    pub file: Option<i64>,
+}
+
+#[derive(Debug, Default, Clone, Serialize, Deserialize)]
+struct ServerSnapshot {
+    name: String,
+    sessions: Vec<(u32, Session)>,
+    links: Vec<(String, Link)>,
+    agents: Vec<(u32, AgentLines)>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Session {
+    started: Ts,
+    last_seen: Ts,
+    client_host: String,
+    client_ip: String,
+    tls: Option<String>,
+    /// Session-level lines (connect, TLS, lost connection...), copied into each message.
+    lines: Vec<String>,
+    events: Vec<Event>,
+    /// Queue ids of messages received in this session that are still in memory.
+    queue_ids: Vec<String>,
+    /// Messages finished (or rejected) while the session was still open; written at disconnect
+    /// so that they carry the whole session.
+    finished: Vec<Message>,
+    /// A `NOQUEUE: hold|discard` that applies to the next message of the session.
+    pending_action: Option<Status>,
+    had_message: bool,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+enum LinkKind {
+    Filter,
+    Notification,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+struct Link {
+    parent: i64,
+    kind: LinkKind,
+    at: Ts,
+}
+
+#[derive(Debug, Default, Clone, Serialize, Deserialize)]
+struct AgentLines {
+    at: Ts,
+    lines: Vec<(Ts, String, String)>,
+}
+
+struct Open {
+    msg: Message,
+    dirty: bool,
+    /// smtpd pid and session start of the session that received it.
+    session: Option<(u32, Ts)>,
+    /// The first recipient as cleanup named it (`to=` of a header check line): the only trace
+    /// of the recipient of a message refused after DATA, which never reaches the queue manager.
+    first_to: Option<String>,
+}
+
+#[derive(Default)]
+struct Server {
+    name: String,
+    sessions: HashMap<u32, Session>,
+    open: HashMap<String, Open>,
+    links: HashMap<String, Link>,
+    agents: HashMap<u32, AgentLines>,
+    noqueue_last: (Ts, u64),
+}
+
+/// Streams log lines into messages. See the crate documentation.
+#[derive(Default)]
+pub struct Correlator {
+    servers: Vec<Server>,
+    index: HashMap<String, usize>,
+    out: Output,
+    limits: Limits,
+    last_ts: Ts,
+    last_sweep: Ts,
+    /// Scanning every queued message is the costly part of a sweep: done 16 times per
+    /// `message_idle`, not every minute.
+    last_message_sweep: Ts,
+    counters: Counters,
+}
+
+impl Correlator {
+    /// A correlator with custom limits.
+    pub fn with_limits(limits: Limits) -> Correlator {
+        Correlator {
+            limits,
+            ..Correlator::default()
+        }
+    }
+
+    /// Resume from a checkpoint: the saved state and the store's open messages.
+    pub fn restore(state: CorrelatorState, open: Vec<Message>, limits: Limits) -> Correlator {
+        let mut c = Correlator::with_limits(limits);
+        c.last_ts = state.last_ts;
+        c.last_sweep = state.last_ts;
+        c.last_message_sweep = state.last_ts;
+        for snap in state.servers {
+            let s = c.server(&snap.name);
+            let srv = &mut c.servers[s];
+            srv.sessions = snap.sessions.into_iter().collect();
+            srv.links = snap.links.into_iter().collect();
+            srv.agents = snap.agents.into_iter().collect();
+        }
+        for msg in open {
+            let Some(qid) = msg.queue_id.clone() else {
+                continue;
+            };
+            let s = c.server(&msg.server);
+            let session = c.servers[s]
+                .sessions
+                .iter()
+                .find(|(_, sess)| sess.queue_ids.contains(&qid))
+                .map(|(pid, sess)| (*pid, sess.started));
+            c.servers[s].open.insert(
+                qid,
+                Open {
+                    msg,
+                    dirty: false,
+                    session,
+                    first_to: None,
+                },
+            );
+        }
+        c
+    }
+
+    /// Counters so far.
+    pub fn counters(&self) -> Counters {
+        self.counters
+    }
+
+    /// Number of messages in flight.
+    pub fn open_messages(&self) -> usize {
+        self.servers.iter().map(|s| s.open.len()).sum()
+    }
+
+    fn server(&mut self, name: &str) -> usize {
+        if let Some(i) = self.index.get(name) {
+            return *i;
+        }
+        let i = self.servers.len();
+        self.servers.push(Server {
+            name: name.to_string(),
+            ..Server::default()
+        });
+        self.index.insert(name.to_string(), i);
+        i
+    }
+
+    /// Feed one raw line. `server` overrides the host name of the envelope.
+    pub fn feed_line(&mut self, line: &str, ctx: &mut syslog::Context, server: Option<&str>) {
+        self.counters.lines += 1;
+        let Some(env) = syslog::parse(line, ctx) else {
+            self.counters.unparsed += 1;
+            self.loose(
+                server.unwrap_or(""),
+                self.last_ts,
+                LooseKind::Unparsed,
+                line,
+            );
+            return;
+        };
+        self.last_ts = env.ts;
+        let host = server.unwrap_or(env.host);
+        let Some(rec) = postfix::parse(env.program, env.text) else {
+            self.counters.other += 1;
+            self.loose(host, env.ts, LooseKind::Other, line);
+            return;
+        };
+        self.counters.postfix += 1;
+        if matches!(rec.kind, Kind::Unrecognized(_) | Kind::QueueNote(_)) {
+            // Text no rule knows: counted, and listed with the unparsed lines even when it
+            // also belongs to a message through its queue id.
+            self.counters.unparsed += 1;
+            if rec.queue_id.is_some() {
+                self.loose(host, env.ts, LooseKind::Unparsed, line);
+            }
+        }
+        let s = self.server(host);
+        self.feed_postfix(s, env.ts, env.pid, &rec, env.text, line);
+        if env.ts.0 - self.last_sweep.0 > 60_000_000 {
+            self.sweep(env.ts);
+        }
+    }
+
+    fn loose(&mut self, server: &str, at: Ts, kind: LooseKind, line: &str) {
+        self.out.loose.push(LooseLine {
+            server: server.to_string(),
+            at,
+            kind,
+            line: line.to_string(),
+        });
+    }
+
+    fn feed_postfix(
+        &mut self,
+        s: usize,
+        at: Ts,
+        pid: Option<u32>,
+        rec: &Record<'_>,
+        text: &str,
+        line: &str,
+    ) {
+        match rec.queue_id {
+            Some(qid) => self.queue_record(s, at, pid, qid, rec, text, line),
+            None => self.session_record(s, at, pid, rec, text, line),
+        }
+    }
+
+    fn finish(&mut self, mut m: Message) {
+        m.open = false;
+        finalize(&mut m);
+        self.counters.messages_done += 1;
+        self.counters.recipients_done += m.recipients.len() as u64;
+        self.out.messages.push(m);
+    }
+
+    /// Write out state idle for longer than the [`Limits`], as of log time `now`.
+    pub fn sweep(&mut self, now: Ts) {
+        self.last_sweep = now;
+        let limits = self.limits;
+        let messages_too = now.0 - self.last_message_sweep.0 > limits.message_idle / 16;
+        if messages_too {
+            self.last_message_sweep = now;
+        }
+        for s in 0..self.servers.len() {
+            let stale: Vec<u32> = self.servers[s]
+                .sessions
+                .iter()
+                .filter(|(_, x)| now.0 - x.last_seen.0 > limits.session_idle)
+                .map(|(p, _)| *p)
+                .collect();
+            for pid in stale {
+                if let Some(sess) = self.servers[s].sessions.remove(&pid) {
+                    self.close_session(s, pid, sess, None);
+                }
+            }
+            let srv = &mut self.servers[s];
+            let idle: Vec<String> = if messages_too {
+                srv.open
+                    .iter()
+                    .filter(|(_, o)| now.0 - o.msg.last_seen.0 > limits.message_idle)
+                    .map(|(q, _)| q.clone())
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            for q in idle {
+                if let Some(mut o) = srv.open.remove(&q) {
+                    // Still queued as far as we know: write it as open so a later ingest resumes it.
+                    finalize(&mut o.msg);
+                    self.out.messages.push(o.msg);
+                }
+            }
+            srv.links
+                .retain(|_, l| now.0 - l.at.0 <= limits.message_idle);
+            let agents: Vec<u32> = srv
+                .agents
+                .iter()
+                .filter(|(_, a)| now.0 - a.at.0 > limits.agent_idle)
+                .map(|(p, _)| *p)
+                .collect();
+            let name = srv.name.clone();
+            for pid in agents {
+                if let Some(a) = self.servers[s].agents.remove(&pid) {
+                    for (t, _, l) in a.lines {
+                        self.out.loose.push(LooseLine {
+                            server: name.clone(),
+                            at: t,
+                            kind: LooseKind::Notice,
+                            line: l,
+                        });
+                    }
+                }
+            }
+        }
+    }
+
+    /// Everything to write now: finished messages, loose lines, and queued messages that changed
+    /// since the last checkpoint (as `open`). Write it together with [`Correlator::state`].
+    pub fn checkpoint(&mut self) -> Output {
+        for srv in &mut self.servers {
+            for o in srv.open.values_mut().filter(|o| o.dirty) {
+                o.dirty = false;
+                let mut m = o.msg.clone();
+                finalize(&mut m);
+                self.out.messages.push(m);
+            }
+        }
+        std::mem::take(&mut self.out)
+    }
+
+    /// The state to save with a checkpoint (sessions, pending links, agent lines).
+    pub fn state(&self, file: Option<i64>, year: Option<syslog::YearState>) -> CorrelatorState {
+        CorrelatorState {
+            servers: self
+                .servers
+                .iter()
+                .filter(|s| !s.sessions.is_empty() || !s.links.is_empty() || !s.agents.is_empty())
+                .map(|s| ServerSnapshot {
+                    name: s.name.clone(),
+                    sessions: s.sessions.iter().map(|(k, v)| (*k, v.clone())).collect(),
+                    links: s.links.iter().map(|(k, v)| (k.clone(), *v)).collect(),
+                    agents: s.agents.iter().map(|(k, v)| (*k, v.clone())).collect(),
+                })
+                .collect(),
+            year,
+            last_ts: self.last_ts,
+            file,
+        }
+    }
+
+    /// End of all input: close sessions (their messages are written) and write every queued
+    /// message as open.
+    pub fn finish_input(&mut self) -> Output {
+        for s in 0..self.servers.len() {
+            let pids: Vec<u32> = self.servers[s].sessions.keys().copied().collect();
+            for pid in pids {
+                if let Some(sess) = self.servers[s].sessions.remove(&pid) {
+                    // Keep the session for a later ingest only if it still has queued mail.
+                    self.close_session(s, pid, sess, None);
+                }
+            }
+        }
+        self.checkpoint()
+    }
+}
+
+/// A recipient the receiving server refused with `reply`.
+fn rejected_recipient(to: &str, reply: &postfix::Reply<'_>, at: Ts) -> Recipient {
+    Recipient {
+        address: to.to_string(),
+        status: Status::Rejected,
+        dsn: reply.dsn.map(str::to_string),
+        smtp_code: reply.code,
+        response: Some(reply.text.to_string()),
+        last_attempt_at: Some(at),
+        ..Recipient::default()
+    }
+}
+
+fn reject_message(
+    m: &mut Message,
+    at: Ts,
+    to: Option<&str>,
+    text: &str,
+    code: Option<u16>,
+    dsn: Option<&str>,
+) {
+    m.status = Status::Rejected;
+    m.reason = Some(text.to_string());
+    if m.recipients.is_empty() {
+        if let Some(to) = to {
+            m.recipients.push(Recipient {
+                address: to.to_string(),
+                ..Recipient::default()
+            });
+        }
+    }
+    for r in &mut m.recipients {
+        r.status = Status::Rejected;
+        r.response = Some(text.to_string());
+        r.smtp_code = code;
+        r.dsn = dsn.map(str::to_string);
+        r.last_attempt_at = Some(at);
+    }
+}
+
+/// Sort the timeline and compute the message status.
+fn finalize(m: &mut Message) {
+    m.events.sort_by_key(|e| e.at);
+    if m.recipients.is_empty() {
+        return;
+    }
+    let keep = matches!(
+        m.status,
+        Status::Rejected | Status::Discarded | Status::Held
+    );
+    let fallback = m.status;
+    m.status = Status::summarize(m.recipients.iter().map(|r| r.status), fallback);
+    if keep
+        && m.recipients
+            .iter()
+            .all(|r| !r.status.is_final() || r.status == fallback)
+    {
+        m.status = fallback;
+    }
+}
+
+fn event(at: Ts, kind: &str, text: &str) -> Event {
+    Event {
+        at,
+        kind: kind.to_string(),
+        text: text.to_string(),
+    }
+}
+
+fn is_delivery_agent(service: &str) -> bool {
+    matches!(
+        service,
+        "smtp" | "lmtp" | "local" | "virtual" | "pipe" | "error" | "retry" | "discard" | "relay"
+    )
+}
+
+fn fnv(bytes: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in bytes {
+        h ^= u64::from(*b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h
+}
+
+mod queue;
+mod session;
+
+#[cfg(test)]
+mod tests;

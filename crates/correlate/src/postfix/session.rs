@@ -1,0 +1,246 @@
+//! Lines without queue id: client sessions (connect … disconnect), `NOQUEUE` rejections, and
+//! delivery-agent lines that wait for their queue id.
+
+use super::*;
+
+impl Correlator {
+    /// Lines without queue id: sessions, NOQUEUE rejections, daemon notices.
+    pub(super) fn session_record(
+        &mut self,
+        s: usize,
+        at: Ts,
+        pid: Option<u32>,
+        rec: &Record<'_>,
+        text: &str,
+        line: &str,
+    ) {
+        let pid = pid.unwrap_or(0);
+        match &rec.kind {
+            Kind::Connect { client } => {
+                if let Some(old) = self.servers[s].sessions.remove(&pid) {
+                    self.close_session(s, pid, old, None);
+                }
+                self.servers[s].sessions.insert(
+                    pid,
+                    Session {
+                        started: at,
+                        last_seen: at,
+                        client_host: client.host.to_string(),
+                        client_ip: client.addr.to_string(),
+                        tls: None,
+                        lines: vec![line.to_string()],
+                        events: vec![event(at, "connect", text)],
+                        queue_ids: Vec::new(),
+                        finished: Vec::new(),
+                        pending_action: None,
+                        had_message: false,
+                    },
+                );
+            }
+            Kind::Disconnect { .. } if rec.service != "postscreen" => {
+                match self.servers[s].sessions.remove(&pid) {
+                    Some(sess) => self.close_session(s, pid, sess, Some((at, text, line))),
+                    None => self.loose(&self.servers[s].name.clone(), at, LooseKind::Session, line),
+                }
+            }
+            Kind::Reject {
+                action,
+                stage,
+                client,
+                reply,
+                envelope,
+            } => {
+                let name = self.servers[s].name.clone();
+                let status = match *action {
+                    "reject" | "milter-reject" | "proxy-reject" => Some(Status::Rejected),
+                    "hold" | "milter-hold" => Some(Status::Held),
+                    "discard" | "milter-discard" => Some(Status::Discarded),
+                    _ => None,
+                };
+                let srv = &mut self.servers[s];
+                let sess = srv
+                    .sessions
+                    .get_mut(&pid)
+                    .filter(|_| rec.service != "postscreen");
+                match status {
+                    Some(Status::Rejected) => {
+                        let seq = if srv.noqueue_last.0 == at {
+                            srv.noqueue_last.1 + 1
+                        } else {
+                            0
+                        };
+                        srv.noqueue_last = (at, seq);
+                        let disc = fnv(line.as_bytes()) ^ seq;
+                        let mut m = Message {
+                            id: message_key(&name, "", at, disc),
+                            server: name,
+                            mta: MTA_POSTFIX.to_string(),
+                            sender: envelope.from.map(str::to_string),
+                            client_host: client.map(|c| c.host.to_string()),
+                            client_ip: client.map(|c| c.addr.to_string()),
+                            helo: envelope.helo.map(str::to_string),
+                            proto: envelope.proto.map(str::to_string),
+                            received_at: at,
+                            last_seen: at,
+                            status: Status::Rejected,
+                            reason: Some(reply.text.to_string()),
+                            ..Message::default()
+                        };
+                        if let Some(to) = envelope.to {
+                            m.recipients.push(rejected_recipient(to, reply, at));
+                        }
+                        m.events
+                            .push(event(at, &format!("{action} at {stage}"), text));
+                        match sess {
+                            Some(sess) => {
+                                sess.last_seen = at;
+                                if m.client_host.is_none() {
+                                    m.client_host = Some(sess.client_host.clone());
+                                    m.client_ip = Some(sess.client_ip.clone());
+                                }
+                                m.tls = sess.tls.clone();
+                                m.lines = sess.lines.clone();
+                                m.lines.push(line.to_string());
+                                let mut events = sess.events.clone();
+                                events.append(&mut m.events);
+                                m.events = events;
+                                sess.had_message = true;
+                                sess.finished.push(m);
+                            }
+                            None => {
+                                m.lines.push(line.to_string());
+                                self.finish(m);
+                            }
+                        }
+                    }
+                    other => {
+                        // hold/discard apply to the message this transaction will create;
+                        // filter/redirect/reject_warning only inform.
+                        match sess {
+                            Some(sess) => {
+                                sess.last_seen = at;
+                                if other.is_some() {
+                                    sess.pending_action = other;
+                                }
+                                sess.lines.push(line.to_string());
+                                sess.events.push(event(at, action, text));
+                            }
+                            None => self.loose(&name, at, LooseKind::Notice, line),
+                        }
+                    }
+                }
+            }
+            Kind::Disconnect { .. }
+            | Kind::LostConnection { .. }
+            | Kind::Tls { .. }
+            | Kind::SaslFailed { .. }
+            | Kind::Note(_)
+                if self.servers[s].sessions.contains_key(&pid) && rec.service != "postscreen" =>
+            {
+                let srv = &mut self.servers[s];
+                if let Some(sess) = srv.sessions.get_mut(&pid) {
+                    sess.last_seen = at;
+                    if let Kind::Tls {
+                        details,
+                        direction: "from",
+                        ..
+                    } = &rec.kind
+                    {
+                        sess.tls = Some(details.to_string());
+                    }
+                    let kind = match &rec.kind {
+                        Kind::LostConnection { what, .. } => what,
+                        Kind::Tls { .. } => "tls",
+                        Kind::SaslFailed { .. } => "sasl failed",
+                        _ => "note",
+                    };
+                    sess.events.push(event(at, kind, text));
+                    sess.lines.push(line.to_string());
+                }
+            }
+            Kind::Unrecognized(_) => {
+                let name = self.servers[s].name.clone();
+                self.loose(&name, at, LooseKind::Unparsed, line);
+            }
+            Kind::ConnectFailure { .. }
+            | Kind::Note(_)
+            | Kind::Tls { .. }
+            | Kind::Diagnostic { .. }
+                if is_delivery_agent(rec.service) =>
+            {
+                // Delivery agent lines without queue id precede the queue id line of the
+                // same process: keep them for it.
+                let agent = self.servers[s].agents.entry(pid).or_default();
+                agent.at = at;
+                agent.lines.push((at, text.to_string(), line.to_string()));
+            }
+            _ => {
+                let name = self.servers[s].name.clone();
+                self.loose(&name, at, LooseKind::Notice, line);
+            }
+        }
+    }
+
+    /// Close a client session: its lines go to its messages, or out as a loose session.
+    pub(super) fn close_session(
+        &mut self,
+        s: usize,
+        _pid: u32,
+        mut sess: Session,
+        last: Option<(Ts, &str, &str)>,
+    ) {
+        if let Some((at, text, line)) = last {
+            sess.lines.push(line.to_string());
+            sess.events.push(event(at, "disconnect", text));
+        }
+        let tail_lines: Vec<String> = match last {
+            Some((_, _, l)) => vec![l.to_string()],
+            None => Vec::new(),
+        };
+        let srv = &mut self.servers[s];
+        let mut dead = Vec::new();
+        for qid in &sess.queue_ids {
+            if let Some(open) = srv.open.get_mut(qid) {
+                if let Some((at, text, _)) = last {
+                    open.msg.lines.extend(tail_lines.iter().cloned());
+                    open.msg.events.push(event(at, "disconnect", text));
+                }
+                open.session = None;
+                open.dirty = true;
+                // Rejected after a queue id was assigned (size, milter): the queue file is gone
+                // and no `removed` will come.
+                if open.msg.status == Status::Rejected {
+                    dead.push(qid.clone());
+                }
+            }
+        }
+        let dead: Vec<Message> = dead
+            .iter()
+            .filter_map(|q| srv.open.remove(q))
+            .map(|o| o.msg)
+            .collect();
+        for m in dead {
+            self.finish(m);
+        }
+        let srv = &mut self.servers[s];
+        let name = srv.name.clone();
+        let finished = std::mem::take(&mut sess.finished);
+        for mut m in finished {
+            if let Some((at, text, _)) = last {
+                m.lines.extend(tail_lines.iter().cloned());
+                m.events.push(event(at, "disconnect", text));
+            }
+            self.finish(m);
+        }
+        if !sess.had_message {
+            for l in sess.lines {
+                self.out.loose.push(LooseLine {
+                    server: name.clone(),
+                    at: sess.started,
+                    kind: LooseKind::Session,
+                    line: l,
+                });
+            }
+        }
+    }
+}
