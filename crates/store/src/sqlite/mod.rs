@@ -50,8 +50,14 @@ impl SqliteStore {
             reason: e.to_string(),
         };
         // The first statement reads the header: a file that is not SQLite fails here.
+        // Larger pages suit rows that carry documents (only takes effect on a new file).
+        conn.pragma_update(None, "page_size", 8192)
+            .map_err(corrupt)?;
         conn.pragma_update(None, "journal_mode", "WAL")
             .map_err(corrupt)?;
+        // Checkpoint the WAL every 128 MB rather than every 4 MB: bulk ingests rewrite hot index
+        // pages far less often.
+        conn.pragma_update(None, "wal_autocheckpoint", 16_384)?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "cache_size", -65_536)?;
         conn.pragma_update(None, "temp_store", "MEMORY")?;
