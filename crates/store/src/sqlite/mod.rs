@@ -18,6 +18,60 @@ use std::path::Path;
 /// The SQLite store.
 pub struct SqliteStore {
     conn: Connection,
+    /// The file, for the checkpointer's connection (`None` in memory).
+    path: Option<std::path::PathBuf>,
+    /// Started by the first write, so read-only uses never checkpoint.
+    checkpointer: Option<Checkpointer>,
+}
+
+/// Copies the WAL back into the database file on its own connection and thread, so that a
+/// bulk ingest does not stop for it (a checkpoint writes and syncs up to 128 MB).
+struct Checkpointer {
+    wake: std::sync::mpsc::SyncSender<()>,
+    thread: std::thread::JoinHandle<()>,
+    wal: std::path::PathBuf,
+}
+
+/// Wake the checkpointer beyond this much WAL.
+const WAL_CHECKPOINT: u64 = 64 << 20;
+/// Beyond this much WAL the writer itself checkpoints and restarts the WAL (bounds its size).
+const WAL_RESTART: u64 = 256 << 20;
+
+impl Checkpointer {
+    fn start(path: &Path) -> Option<Checkpointer> {
+        let conn = Connection::open(path).ok()?;
+        conn.busy_timeout(std::time::Duration::from_secs(30)).ok()?;
+        let (wake, rx) = std::sync::mpsc::sync_channel::<()>(1);
+        let thread = std::thread::Builder::new()
+            .name("store-checkpoint".into())
+            .spawn(move || {
+                for () in rx {
+                    // PASSIVE: copies what it can without blocking the writer or readers.
+                    let _ = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
+                }
+            })
+            .ok()?;
+        let mut wal = path.as_os_str().to_owned();
+        wal.push("-wal");
+        Some(Checkpointer {
+            wake,
+            thread,
+            wal: wal.into(),
+        })
+    }
+}
+
+impl Drop for SqliteStore {
+    fn drop(&mut self) {
+        if let Some(c) = self.checkpointer.take() {
+            drop(c.wake);
+            let _ = c.thread.join();
+            // Leave a small WAL behind: most of it was copied already.
+            let _ = self
+                .conn
+                .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
+        }
+    }
 }
 
 impl SqliteStore {
@@ -33,7 +87,9 @@ impl SqliteStore {
             reason: e.to_string(),
         };
         let conn = Connection::open(path).map_err(corrupt)?;
-        Self::setup(conn, &shown)
+        let mut store = Self::setup(conn, &shown)?;
+        store.path = Some(path.to_path_buf());
+        Ok(store)
     }
 
     /// A store in memory (tests, the demo).
@@ -63,7 +119,11 @@ impl SqliteStore {
         conn.pragma_update(None, "temp_store", "MEMORY")?;
         conn.busy_timeout(std::time::Duration::from_secs(30))?;
         schema::migrate(&conn, shown)?;
-        Ok(SqliteStore { conn })
+        Ok(SqliteStore {
+            conn,
+            path: None,
+            checkpointer: None,
+        })
     }
 
     fn decode(doc: &[u8]) -> Result<Message, StoreError> {
@@ -131,6 +191,12 @@ impl Store for SqliteStore {
     }
 
     fn write(&mut self, mut batch: WriteBatch) -> Result<(), StoreError> {
+        if let Some(path) = self.path.take() {
+            self.checkpointer = Checkpointer::start(&path);
+            if self.checkpointer.is_some() {
+                self.conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+            }
+        }
         if !batch.encoded.as_ref().is_some_and(|e| e.is::<Encoded>()) {
             encode_batch(&mut batch);
         }
@@ -220,6 +286,15 @@ impl Store for SqliteStore {
             }
         }
         tx.commit()?;
+        if let Some(c) = &self.checkpointer {
+            let wal = std::fs::metadata(&c.wal).map_or(0, |m| m.len());
+            if wal > WAL_RESTART {
+                self.conn
+                    .query_row("PRAGMA wal_checkpoint(RESTART)", [], |_| Ok(()))?;
+            } else if wal > WAL_CHECKPOINT {
+                let _ = c.wake.try_send(());
+            }
+        }
         Ok(())
     }
 
