@@ -101,6 +101,9 @@ struct Open {
     /// The first recipient as cleanup named it (`to=` of a header check line): the only trace
     /// of the recipient of a message refused after DATA, which never reaches the queue manager.
     first_to: Option<String>,
+    /// `queue file size limit exceeded` warnings seen: smtpd and cleanup each log one, in
+    /// either order, and the message is over after both.
+    size_warnings: u8,
 }
 
 #[derive(Default)]
@@ -167,6 +170,7 @@ impl Correlator {
                     dirty: false,
                     session,
                     first_to: None,
+                    size_warnings: 0,
                 },
             );
         }

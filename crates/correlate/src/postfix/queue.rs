@@ -64,6 +64,7 @@ impl Correlator {
                     dirty: true,
                     session,
                     first_to: None,
+                    size_warnings: 0,
                 },
             );
         }
@@ -78,7 +79,10 @@ impl Correlator {
         };
         open.dirty = true;
         let Open {
-            msg: m, first_to, ..
+            msg: m,
+            first_to,
+            size_warnings,
+            ..
         } = open;
         if let Some(early) = early {
             for (t, txt, l) in early.lines {
@@ -307,19 +311,22 @@ impl Correlator {
             Kind::Skipped => "skipped",
             Kind::DeliveryNote { .. } => "delivery note",
             Kind::Diagnostic { level, text: what } => {
-                if what.starts_with("queue file size limit exceeded")
-                    && m.status != Status::Rejected
-                {
+                if what.starts_with("queue file size limit exceeded") {
                     // The client got `552 5.3.4 Message size exceeds fixed limit` after DATA; no
-                    // reject line says so, and the queue file is gone (no `removed` follows).
-                    reject_message(
-                        m,
-                        at,
-                        first_to.as_deref(),
-                        "552 5.3.4 Message size exceeds fixed limit (queue file size limit exceeded)",
-                        Some(552),
-                        Some("5.3.4"),
-                    );
+                    // reject line says so, the queue file is gone and no `removed` follows. smtpd
+                    // and cleanup both warn, in either order: the second warning ends it.
+                    *size_warnings += 1;
+                    if m.status != Status::Rejected {
+                        reject_message(
+                            m,
+                            at,
+                            first_to.as_deref(),
+                            "552 5.3.4 Message size exceeds fixed limit (queue file size limit exceeded)",
+                            Some(552),
+                            Some("5.3.4"),
+                        );
+                    }
+                    done = *size_warnings >= 2;
                 }
                 level
             }

@@ -198,7 +198,6 @@ impl Correlator {
             None => Vec::new(),
         };
         let srv = &mut self.servers[s];
-        let mut dead = Vec::new();
         for qid in &sess.queue_ids {
             if let Some(open) = srv.open.get_mut(qid) {
                 if let Some((at, text, _)) = last {
@@ -207,20 +206,7 @@ impl Correlator {
                 }
                 open.session = None;
                 open.dirty = true;
-                // Rejected after a queue id was assigned (size, milter): the queue file is gone
-                // and no `removed` will come.
-                if open.msg.status == Status::Rejected {
-                    dead.push(qid.clone());
-                }
             }
-        }
-        let dead: Vec<Message> = dead
-            .iter()
-            .filter_map(|q| srv.open.remove(q))
-            .map(|o| o.msg)
-            .collect();
-        for m in dead {
-            self.finish(m);
         }
         let srv = &mut self.servers[s];
         let name = srv.name.clone();

@@ -173,6 +173,11 @@ fn encode_batch(batch: &mut WriteBatch) {
     batch.encoded = Some(Box::new(Encoded(docs)));
 }
 
+/// The bit of a status in the `statuses` column.
+pub(super) fn status_bit(s: mailtrace_model::Status) -> i64 {
+    1 << (s as u8)
+}
+
 /// Raw lines and timeline of a message from its `detail` column.
 fn decode_detail(blob: &[u8]) -> Result<(Vec<String>, Vec<Event>), StoreError> {
     detail::decode(blob).ok_or_else(|| StoreError::Corrupt {
@@ -209,16 +214,20 @@ impl Store for SqliteStore {
             // New messages are plain inserts; a message written before (still queued then) is
             // updated in place and its recipients replaced.
             const COLS: &str = "server, mta, queue_id, message_id, sender, sender_domain, subject, client_host, client_ip, \
-                                received_at, last_seen, status, open, reason, size, parent_id, bounce_of, doc, detail, id";
+                                received_at, last_seen, status, open, reason, size, parent_id, bounce_of, statuses, id";
             let mut ins = tx.prepare_cached(&format!(
-                "INSERT INTO messages ({COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20) \
+                "INSERT INTO messages ({COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19) \
                  ON CONFLICT (id) DO NOTHING"
             ))?;
             let mut upd = tx.prepare_cached(
                 "UPDATE messages SET server = ?1, mta = ?2, queue_id = ?3, message_id = ?4, sender = ?5, sender_domain = ?6, \
                  subject = ?7, client_host = ?8, client_ip = ?9, received_at = ?10, last_seen = ?11, status = ?12, open = ?13, \
-                 reason = ?14, size = ?15, parent_id = ?16, bounce_of = ?17, doc = ?18, detail = ?19 WHERE id = ?20",
+                 reason = ?14, size = ?15, parent_id = ?16, bounce_of = ?17, statuses = ?18 WHERE id = ?19 RETURNING rowid",
             )?;
+            let mut ins_doc = tx
+                .prepare_cached("INSERT INTO message_docs (id, doc, detail) VALUES (?1, ?2, ?3)")?;
+            let mut upd_doc =
+                tx.prepare_cached("UPDATE message_docs SET doc = ?2, detail = ?3 WHERE id = ?1")?;
             let mut del = tx.prepare_cached("DELETE FROM recipients WHERE message = ?1")?;
             let mut rcpt = tx.prepare_cached(
                 "INSERT INTO recipients (message, idx, address, domain, orig_to, status, dsn, smtp_code, relay, response) \
@@ -226,6 +235,10 @@ impl Store for SqliteStore {
             )?;
             for (m, enc) in batch.messages.iter().zip(encoded) {
                 let (doc, detail) = enc.map_err(StoreError::Encode)?;
+                let statuses = m
+                    .recipients
+                    .iter()
+                    .fold(status_bit(m.status), |acc, r| acc | status_bit(r.status));
                 let values = params![
                     m.server,
                     m.mta,
@@ -244,12 +257,14 @@ impl Store for SqliteStore {
                     m.size.map(|s| s as i64),
                     m.parent_id,
                     m.bounce_of,
-                    doc,
-                    detail,
+                    statuses,
                     m.id,
                 ];
-                if ins.execute(values)? == 0 {
-                    upd.execute(values)?;
+                if ins.execute(values)? == 1 {
+                    ins_doc.execute(params![tx.last_insert_rowid(), doc, detail])?;
+                } else {
+                    let rowid: i64 = upd.query_row(values, |r| r.get(0))?;
+                    upd_doc.execute(params![rowid, doc, detail])?;
                     del.execute([m.id])?;
                 }
                 for (i, r) in m.recipients.iter().enumerate() {
@@ -325,7 +340,7 @@ impl Store for SqliteStore {
 
     fn open_messages(&self) -> Result<Vec<Message>, StoreError> {
         let mut st = self.conn.prepare_cached(
-            "SELECT doc, detail FROM messages WHERE open = 1 ORDER BY received_at",
+            "SELECT d.doc, d.detail FROM messages m JOIN message_docs d ON d.id = m.rowid WHERE m.open = 1 ORDER BY m.received_at",
         )?;
         let rows = st.query_map([], |r| {
             Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, Vec<u8>>(1)?))
@@ -352,7 +367,10 @@ impl Store for SqliteStore {
         params.push(rusqlite::types::Value::Integer(i64::from(paging.limit)));
         params.push(rusqlite::types::Value::Integer(paging.offset() as i64));
         let sql = format!(
-            "SELECT doc FROM messages m {} ORDER BY received_at DESC, id DESC LIMIT ? OFFSET ?",
+            // Page on the small rows first, then fetch the documents of that page only.
+            "SELECT d.doc FROM (SELECT m.rowid AS r, m.received_at AS t, m.id AS i FROM messages m {} \
+             ORDER BY m.received_at DESC, m.id DESC LIMIT ? OFFSET ?) AS p \
+             JOIN message_docs d ON d.id = p.r ORDER BY p.t DESC, p.i DESC",
             q.sql
         );
         let messages = self.messages_where(&sql, rusqlite::params_from_iter(params.iter()))?;
@@ -369,7 +387,7 @@ impl Store for SqliteStore {
     ) -> Result<(), StoreError> {
         let q = search::build(filter)?;
         let sql = format!(
-            "SELECT doc FROM messages m {} ORDER BY received_at DESC, id DESC",
+            "SELECT d.doc FROM messages m JOIN message_docs d ON d.id = m.rowid {} ORDER BY m.received_at DESC, m.id DESC",
             q.sql
         );
         let mut st = self.conn.prepare(&sql)?;
@@ -385,7 +403,7 @@ impl Store for SqliteStore {
         let row: Option<(Vec<u8>, Vec<u8>)> = self
             .conn
             .query_row(
-                "SELECT doc, detail FROM messages WHERE id = ?1",
+                "SELECT d.doc, d.detail FROM messages m JOIN message_docs d ON d.id = m.rowid WHERE m.id = ?1",
                 [id],
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )
@@ -402,9 +420,8 @@ impl Store for SqliteStore {
         let key = key.trim();
         let bracketed = format!("<{}>", key.trim_start_matches('<').trim_end_matches('>'));
         self.messages_where(
-            "SELECT doc FROM messages WHERE queue_id = ?1 UNION ALL \
-             SELECT doc FROM messages WHERE message_id = ?2 AND (queue_id IS NULL OR queue_id <> ?1) \
-             ORDER BY 1",
+            "SELECT d.doc FROM messages m JOIN message_docs d ON d.id = m.rowid WHERE m.queue_id = ?1 UNION ALL \
+             SELECT d.doc FROM messages m JOIN message_docs d ON d.id = m.rowid WHERE m.message_id = ?2 AND (m.queue_id IS NULL OR m.queue_id <> ?1)",
             params![key, bracketed],
         )
         .map(|mut v| {
@@ -415,7 +432,8 @@ impl Store for SqliteStore {
 
     fn related(&self, id: i64) -> Result<Vec<Message>, StoreError> {
         self.messages_where(
-            "SELECT doc FROM messages WHERE parent_id = ?1 UNION ALL SELECT doc FROM messages WHERE bounce_of = ?1",
+            "SELECT d.doc FROM messages m JOIN message_docs d ON d.id = m.rowid WHERE m.parent_id = ?1 UNION ALL \
+             SELECT d.doc FROM messages m JOIN message_docs d ON d.id = m.rowid WHERE m.bounce_of = ?1",
             [id],
         )
     }

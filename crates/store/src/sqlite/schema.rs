@@ -6,8 +6,10 @@ use rusqlite::{Connection, OptionalExtension};
 const MIGRATIONS: &[&str] = &[
     // 1: messages, recipients, loose lines, checkpoints, correlator state.
     // Messages keep SQLite's sequential rowid as the table key (appends are cheap) and their
-    // hash id in a unique index; `doc` is the LZ4-compressed JSON document of the message and
-    // `detail` its packed raw lines and timeline (see `detail.rs`).
+    // hash id in a unique index. Only searchable columns live in `messages`, so the searches
+    // that scan (subject, status, reason) read small rows; `statuses` is a bitmask of the
+    // message's and its recipients' statuses. `message_docs` (keyed by the messages rowid) holds
+    // the LZ4-compressed JSON document and the packed raw lines and timeline (`detail.rs`).
     "CREATE TABLE messages (
         id INTEGER NOT NULL,
         server TEXT NOT NULL,
@@ -27,6 +29,10 @@ const MIGRATIONS: &[&str] = &[
         size INTEGER,
         parent_id INTEGER,
         bounce_of INTEGER,
+        statuses INTEGER NOT NULL
+     );
+     CREATE TABLE message_docs (
+        id INTEGER PRIMARY KEY,
         doc BLOB NOT NULL,
         detail BLOB NOT NULL
      );

@@ -76,19 +76,9 @@ pub(super) fn build(f: &Filter) -> Result<Where, StoreError> {
         );
     }
     if !f.status.is_empty() {
-        let marks = vec!["?"; f.status.len()].join(", ");
-        let vals: Vec<Value> = f
-            .status
-            .iter()
-            .map(|s| Value::from(s.as_str().to_string()))
-            .collect();
-        let mut both = vals.clone();
-        both.extend(vals);
-        push(
-            &format!("(m.status IN ({marks}) OR m.id IN (SELECT message FROM recipients WHERE status IN ({marks})))"),
-            both,
-            &mut conds,
-        );
+        // The message's status or any recipient's: one bit each in `statuses`.
+        let mask = f.status.iter().fold(0i64, |m, s| m | super::status_bit(*s));
+        push("(m.statuses & ?) != 0", vec![mask.into()], &mut conds);
     }
     if let Some(q) = &f.queue_id {
         push("m.queue_id = ?", vec![q.clone().into()], &mut conds);
