@@ -180,7 +180,7 @@ impl<'s> Ingestor<'s> {
         let (tx_enc, rx_enc) = crossbeam_channel::bounded::<WriteBatch>(1);
         let encoder = store.encoder();
         let mut summary = Summary::default();
-        let written = std::thread::scope(|scope| -> Result<(u64, u64), IngestError> {
+        let written = std::thread::scope(|scope| -> Result<u64, IngestError> {
             let spawn_err = |source| IngestError::Io {
                 path: "ingest thread".into(),
                 source,
@@ -200,14 +200,13 @@ impl<'s> Ingestor<'s> {
                 .map_err(spawn_err)?;
             let writer = std::thread::Builder::new()
                 .name("store-writer".into())
-                .spawn_scoped(scope, move || -> Result<(u64, u64), StoreError> {
-                    let (mut messages, mut open) = (0u64, 0u64);
+                .spawn_scoped(scope, move || -> Result<u64, StoreError> {
+                    let mut finished = 0u64;
                     for batch in rx_enc {
-                        messages += batch.messages.iter().filter(|m| !m.open).count() as u64;
-                        open = batch.messages.iter().filter(|m| m.open).count() as u64;
+                        finished += batch.messages.iter().filter(|m| !m.open).count() as u64;
                         store.write(batch)?;
                     }
-                    Ok((messages, open))
+                    Ok(finished)
                 })
                 .map_err(spawn_err)?;
             let read = (|| -> Result<(), IngestError> {
@@ -241,7 +240,7 @@ impl<'s> Ingestor<'s> {
             Ok(w?)
         })?;
         let c = correlator.counters();
-        summary.messages = written.0;
+        summary.messages = written;
         summary.open = correlator.open_messages() as u64;
         summary.recipients = c.recipients_done - before.recipients_done;
         summary.unparsed = c.unparsed - before.unparsed;
