@@ -173,6 +173,15 @@ fn encode_batch(batch: &mut WriteBatch) {
     batch.encoded = Some(Box::new(Encoded(docs)));
 }
 
+/// The key of a recipient: its lower-case address reversed, so that a domain is a prefix.
+pub(super) fn reversed_address(address: &str) -> String {
+    address
+        .chars()
+        .rev()
+        .map(|c| c.to_ascii_lowercase())
+        .collect()
+}
+
 /// The bit of a status in the `statuses` column.
 pub(super) fn status_bit(s: mailtrace_model::Status) -> i64 {
     1 << (s as u8)
@@ -228,9 +237,11 @@ impl Store for SqliteStore {
                 .prepare_cached("INSERT INTO message_docs (id, doc, detail) VALUES (?1, ?2, ?3)")?;
             let mut upd_doc =
                 tx.prepare_cached("UPDATE message_docs SET doc = ?2, detail = ?3 WHERE id = ?1")?;
-            let mut del = tx.prepare_cached("DELETE FROM recipients WHERE message = ?1")?;
+            let mut old_doc = tx.prepare_cached("SELECT doc FROM message_docs WHERE id = ?1")?;
+            let mut del =
+                tx.prepare_cached("DELETE FROM recipients WHERE raddr = ?1 AND message = ?2")?;
             let mut rcpt = tx.prepare_cached(
-                "INSERT INTO recipients (message, idx, address, domain, orig_to, status, dsn, smtp_code, relay, response) \
+                "INSERT INTO recipients (raddr, message, idx, address, orig_to, status, dsn, smtp_code, relay, response) \
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
             )?;
             for (m, enc) in batch.messages.iter().zip(encoded) {
@@ -263,16 +274,21 @@ impl Store for SqliteStore {
                 if ins.execute(values)? == 1 {
                     ins_doc.execute(params![tx.last_insert_rowid(), doc, detail])?;
                 } else {
+                    // Written before (still queued then): replace its recipients, found through
+                    // the previous document.
                     let rowid: i64 = upd.query_row(values, |r| r.get(0))?;
+                    let previous: Vec<u8> = old_doc.query_row([rowid], |r| r.get(0))?;
+                    for r in Self::decode(&previous)?.recipients {
+                        del.execute(params![reversed_address(&r.address), m.id])?;
+                    }
                     upd_doc.execute(params![rowid, doc, detail])?;
-                    del.execute([m.id])?;
                 }
                 for (i, r) in m.recipients.iter().enumerate() {
                     rcpt.execute(params![
+                        reversed_address(&r.address),
                         m.id,
                         i as i64,
                         r.address,
-                        mailtrace_model::domain_of(&r.address),
                         lower(r.orig_to.as_deref()),
                         r.status.as_str(),
                         r.dsn,

@@ -10,6 +10,9 @@ const MIGRATIONS: &[&str] = &[
     // that scan (subject, status, reason) read small rows; `statuses` is a bitmask of the
     // message's and its recipients' statuses. `message_docs` (keyed by the messages rowid) holds
     // the LZ4-compressed JSON document and the packed raw lines and timeline (`detail.rs`).
+    // Recipients are appended (rowid) and indexed once, by their reversed lower-case address
+    // (`gro.elpmaxe@bob`): one b-tree answers both `bob@example.org` (equality) and
+    // `@example.org` (a prefix range).
     "CREATE TABLE messages (
         id INTEGER NOT NULL,
         server TEXT NOT NULL,
@@ -47,10 +50,10 @@ const MIGRATIONS: &[&str] = &[
      CREATE INDEX messages_parent ON messages (parent_id) WHERE parent_id IS NOT NULL;
      CREATE INDEX messages_bounce_of ON messages (bounce_of) WHERE bounce_of IS NOT NULL;
      CREATE TABLE recipients (
+        raddr TEXT NOT NULL,
         message INTEGER NOT NULL,
         idx INTEGER NOT NULL,
         address TEXT NOT NULL,
-        domain TEXT,
         orig_to TEXT,
         status TEXT NOT NULL,
         dsn TEXT,
@@ -58,9 +61,7 @@ const MIGRATIONS: &[&str] = &[
         relay TEXT,
         response TEXT
      );
-     CREATE INDEX recipients_message ON recipients (message);
-     CREATE INDEX recipients_address ON recipients (address COLLATE NOCASE);
-     CREATE INDEX recipients_domain ON recipients (domain);
+     CREATE INDEX recipients_raddr ON recipients (raddr, message);
      CREATE INDEX recipients_orig_to ON recipients (orig_to) WHERE orig_to IS NOT NULL;
      CREATE TABLE loose_lines (
         id INTEGER PRIMARY KEY,

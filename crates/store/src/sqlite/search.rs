@@ -49,17 +49,26 @@ pub(super) fn build(f: &Filter) -> Result<Where, StoreError> {
         None => {}
     }
     match &f.to {
-        Some(AddressPattern::Exact(a)) => push(
-            "m.id IN (SELECT message FROM recipients WHERE address = ? COLLATE NOCASE \
-             UNION SELECT message FROM recipients WHERE orig_to = ?)",
-            vec![a.clone().into(), a.clone().into()],
-            &mut conds,
-        ),
-        Some(AddressPattern::Domain(d)) => push(
-            "m.id IN (SELECT message FROM recipients WHERE domain = ?)",
-            vec![d.clone().into()],
-            &mut conds,
-        ),
+        Some(AddressPattern::Exact(a)) => {
+            let a = a.to_ascii_lowercase();
+            push(
+                "m.id IN (SELECT message FROM recipients WHERE raddr = ? \
+                 UNION SELECT message FROM recipients WHERE orig_to = ?)",
+                vec![super::reversed_address(&a).into(), a.into()],
+                &mut conds,
+            )
+        }
+        Some(AddressPattern::Domain(d)) => {
+            // `@example.org` reversed is the prefix `gro.elpmaxe@`; the range ends before the
+            // next key after every string with that prefix ('@' + 1 = 'A').
+            let lo = super::reversed_address(&format!("@{d}"));
+            let hi = format!("{}A", &lo[..lo.len() - 1]);
+            push(
+                "m.id IN (SELECT message FROM recipients WHERE raddr >= ? AND raddr < ?)",
+                vec![lo.into(), hi.into()],
+                &mut conds,
+            )
+        }
         Some(AddressPattern::Null) => {
             return Err(StoreError::Filter {
                 field: "to",
