@@ -376,7 +376,7 @@ pub fn round_trip_and_upsert(store: &mut dyn Store) {
             ..WriteBatch::default()
         })
         .unwrap();
-    assert_eq!(store.get(5).unwrap(), Some(m));
+    assert_eq!(store.get(5).unwrap(), Some(m.clone()));
     assert!(store.open_messages().unwrap().is_empty());
     let st = store.stats().unwrap();
     assert_eq!((st.messages, st.recipients, st.open), (5, 6, 0));
@@ -389,6 +389,40 @@ pub fn round_trip_and_upsert(store: &mut dyn Store) {
             }
         ),
         Vec::<i64>::new()
+    );
+    // A later version with a recipient more and another address first: only the new version's
+    // recipients are found, once each.
+    m.recipients.insert(
+        0,
+        Recipient {
+            address: "Late@Example.net".into(),
+            status: Status::Bounced,
+            ..Recipient::default()
+        },
+    );
+    m.recipients[1].address = "renamed@example.org".into();
+    store
+        .write(WriteBatch {
+            messages: vec![m.clone()],
+            ..WriteBatch::default()
+        })
+        .unwrap();
+    assert_eq!(store.stats().unwrap().recipients, 7);
+    let to = |a: &str| {
+        ids(
+            store,
+            Filter {
+                to: Some(a.parse().unwrap()),
+                ..Filter::default()
+            },
+        )
+    };
+    assert_eq!(to("late@example.net"), vec![5]);
+    assert_eq!(to("@example.net"), vec![5]);
+    assert_eq!(to("renamed@example.org"), vec![5]);
+    assert!(
+        !to("bob@example.org").contains(&5),
+        "the old address is gone"
     );
 }
 
