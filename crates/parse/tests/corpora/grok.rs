@@ -1,69 +1,21 @@
-//! Table-driven tests over the real log lines in `shared/corpora/`, read in place.
-//!
-//! - `postfix-grok-patterns/*.yaml`: one Postfix message per case and the fields the grok patterns
-//!   extract; mailtrace must extract the same values (see [`check_field`]).
-//! - `fail2ban/postfix.log`: full syslog lines; every Postfix line is recognised, and the client
-//!   address matches fail2ban's `host`.
-//! - `postfix-youyo/*.log`: complete message flows; every line parses, queue ids and statuses match.
-//! - a census of unrecognised lines per corpus file.
+//! postfix-grok-patterns: every field the grok patterns extract, mailtrace extracts too.
 
-#![allow(clippy::unwrap_used)]
-
-use mailtrace_model::AttemptStatus;
-use mailtrace_parse::postfix::{self, Kind, PostsuperAction, Record};
-use mailtrace_parse::syslog;
-use serde::Deserialize;
-use std::collections::BTreeMap;
-use std::fmt::Write as _;
-use std::path::PathBuf;
-
-/// `shared/` sits beside the repository (`/work/main` and `/work/shared`; CI clones `../shared`).
-const CORPORA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/corpora/");
-
-fn corpus(rel: &str) -> PathBuf {
-    let p = PathBuf::from(CORPORA).join(rel);
-    assert!(
-        p.exists(),
-        "corpus {} not found: the shared folder must sit beside the repository",
-        p.display()
-    );
-    p
-}
-
-fn read(rel: &str) -> String {
-    let p = corpus(rel);
-    std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
-}
-
-fn files(dir: &str, ext: &str) -> Vec<String> {
-    let mut v: Vec<String> = std::fs::read_dir(corpus(dir))
-        .unwrap_or_else(|e| panic!("{dir}: {e}"))
-        .filter_map(|e| e.ok())
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| n.ends_with(ext))
-        .collect();
-    v.sort();
-    v
-}
-
-fn ctx() -> syslog::Context {
-    syslog::Context::new(2005, jiff::tz::TimeZone::UTC)
-}
+use super::*;
 
 // ---------------------------------------------------------------------------------------------
 // postfix-grok-patterns
 // ---------------------------------------------------------------------------------------------
 
 #[derive(Deserialize)]
-struct GrokCase {
-    data: String,
+pub(crate) struct GrokCase {
+    pub(crate) data: String,
     #[serde(default)]
     results: BTreeMap<String, serde_yaml::Value>,
 }
 
 /// Cases whose `data` is a fragment of a line, not a whole log message. Each is still checked,
 /// embedded in a whole line, by [`grok_fragments_embedded_in_whole_lines`].
-const GROK_FRAGMENTS: &[(&str, &str)] = &[
+pub(crate) const GROK_FRAGMENTS: &[(&str, &str)] = &[
     (
         "command_counter_data_0001.yaml",
         "only the command counters of a `disconnect from` line",
@@ -116,7 +68,7 @@ const GROK_FRAGMENTS: &[(&str, &str)] = &[
 ];
 
 /// The program tag of a grok case: the daemon is the file name's prefix.
-fn grok_program(file: &str) -> String {
+pub(crate) fn grok_program(file: &str) -> String {
     let prefix = file
         .rsplit_once('_')
         .map_or(file, |(p, _)| p)
@@ -132,7 +84,7 @@ fn grok_program(file: &str) -> String {
     format!("postfix/{service}")
 }
 
-fn grok_cases() -> Vec<(String, GrokCase)> {
+pub(crate) fn grok_cases() -> Vec<(String, GrokCase)> {
     files("postfix-grok-patterns", ".yaml")
         .into_iter()
         .map(|f| {
@@ -689,253 +641,4 @@ fn grok_fragments_embedded_in_whole_lines() {
         }
     }
     assert!(failures.is_empty(), "{failures}");
-}
-
-// ---------------------------------------------------------------------------------------------
-// fail2ban
-// ---------------------------------------------------------------------------------------------
-
-struct Fail2banLine<'a> {
-    lineno: usize,
-    line: &'a str,
-    /// `host` of the `# failJSON:` comment above the line.
-    host: Option<String>,
-}
-
-fn fail2ban_lines(text: &str) -> Vec<Fail2banLine<'_>> {
-    let mut out = Vec::new();
-    let mut host = None;
-    for (i, line) in text.lines().enumerate() {
-        if let Some(json) = line.strip_prefix("# failJSON:") {
-            let v: serde_json::Value =
-                serde_json::from_str(json.trim()).unwrap_or_else(|e| panic!("line {}: {e}", i + 1));
-            host = v.get("host").and_then(|h| h.as_str()).map(str::to_owned);
-            continue;
-        }
-        if line.starts_with('#') || line.trim().is_empty() {
-            continue;
-        }
-        out.push(Fail2banLine {
-            lineno: i + 1,
-            line,
-            host: host.take(),
-        });
-    }
-    out
-}
-
-#[test]
-fn fail2ban_postfix_lines_are_recognised_with_their_client() {
-    let text = read("fail2ban/postfix.log");
-    let mut ctx = ctx();
-    let mut failures = String::new();
-    let (mut postfix_lines, mut hosts_checked) = (0, 0);
-    for l in fail2ban_lines(&text) {
-        let (program, msg) = match syslog::parse(l.line, &mut ctx) {
-            Some(env) => (env.program, env.text),
-            None => {
-                let _ = writeln!(
-                    failures,
-                    "line {}: no syslog envelope\n  {}",
-                    l.lineno, l.line
-                );
-                continue;
-            }
-        };
-        let Some(rec) = postfix::parse(program, msg) else {
-            continue;
-        };
-        postfix_lines += 1;
-        if let Kind::Unrecognized(_) = rec.kind {
-            let _ = writeln!(failures, "line {}: Unrecognized\n  {}", l.lineno, l.line);
-            continue;
-        }
-        if let Some(host) = &l.host {
-            hosts_checked += 1;
-            let got = rec.client().map(|c| c.addr);
-            if got != Some(host.as_str()) {
-                let _ = writeln!(
-                    failures,
-                    "line {}: client {got:?}, fail2ban host {host:?}\n  {}\n  {:?}",
-                    l.lineno, l.line, rec.kind
-                );
-            }
-        }
-    }
-    println!(
-        "fail2ban/postfix.log: {postfix_lines} Postfix lines, {hosts_checked} client addresses \
-         checked"
-    );
-    // Every non-comment line of the file is Postfix's; 58 of them have a failJSON host.
-    assert_eq!(postfix_lines, 63);
-    assert_eq!(hosts_checked, 58);
-    assert!(failures.is_empty(), "{failures}");
-}
-
-#[test]
-fn fail2ban_other_logs_through_the_envelope_parser() {
-    for f in files("fail2ban", ".log") {
-        let text = read(&format!("fail2ban/{f}"));
-        let mut ctx = ctx();
-        let (mut lines, mut envelopes, mut postfix_lines) = (0, 0, 0);
-        for l in fail2ban_lines(&text) {
-            lines += 1;
-            if let Some(env) = syslog::parse(l.line, &mut ctx) {
-                envelopes += 1;
-                if let Some(rec) = postfix::parse(env.program, env.text) {
-                    postfix_lines += 1;
-                    let _ = (rec.client(), rec.server(), rec.stage(), rec.reply());
-                }
-            }
-        }
-        println!(
-            "fail2ban/{f}: {lines} lines, {envelopes} syslog envelopes, {postfix_lines} Postfix"
-        );
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
-// postfix-youyo
-// ---------------------------------------------------------------------------------------------
-
-/// `QUEUEID: ...` with an upper-case hex id, found independently of the parser.
-fn leading_hex_id(text: &str) -> Option<&str> {
-    let (id, _) = text.split_once(": ")?;
-    (id.len() >= 5
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_digit() || (b'A'..=b'F').contains(&b)))
-    .then_some(id)
-}
-
-#[test]
-fn youyo_flows_parse_completely() {
-    for f in files("postfix-youyo", ".log") {
-        let text = read(&format!("postfix-youyo/{f}"));
-        let mut ctx = ctx();
-        let mut failures = String::new();
-        let (mut lines, mut deliveries, mut removed) = (0, 0, 0);
-        let mut queue_ids = std::collections::BTreeSet::new();
-        let mut queued_as = Vec::new();
-        for (i, line) in text
-            .lines()
-            .enumerate()
-            .filter(|(_, l)| !l.trim().is_empty())
-        {
-            lines += 1;
-            let mut fail = |what: String| {
-                let _ = writeln!(failures, "{f}:{}: {what}\n  {line}", i + 1);
-            };
-            let Some(env) = syslog::parse(line, &mut ctx) else {
-                fail("no syslog envelope".into());
-                continue;
-            };
-            let Some(rec) = postfix::parse(env.program, env.text) else {
-                fail(format!("{} is not a Postfix program", env.program));
-                continue;
-            };
-            if rec.queue_id != leading_hex_id(env.text) {
-                fail(format!("queue id {:?}", rec.queue_id));
-            }
-            queue_ids.extend(rec.queue_id);
-            match &rec.kind {
-                Kind::Unrecognized(_) => fail("Unrecognized".into()),
-                Kind::Delivery(d) => {
-                    deliveries += 1;
-                    if d.status != AttemptStatus::Sent
-                        || d.dsn != Some("2.0.0")
-                        || d.smtp_code != Some(250)
-                    {
-                        fail(format!("delivery {d:?}"));
-                    }
-                    if rec.server().map(|s| s.port) != Some(Some("25")) {
-                        fail(format!("relay {:?}", d.relay));
-                    }
-                    queued_as.extend(d.queued_as);
-                }
-                Kind::Removed => removed += 1,
-                _ => {}
-            }
-        }
-        assert!(failures.is_empty(), "{failures}");
-        println!("postfix-youyo/{f}: {lines} lines, {deliveries} deliveries, {removed} removed");
-        assert_eq!(lines, 22, "{f}");
-        assert_eq!(deliveries, 4, "{f}");
-        assert_eq!(removed, 3, "{f}");
-        assert_eq!(
-            queue_ids.into_iter().collect::<Vec<_>>(),
-            ["3D74ADB7400B", "6526CDB7400B", "C6E0DDB74006"],
-            "{f}"
-        );
-        assert_eq!(queued_as, ["71111424269E"], "{f}");
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Census
-// ---------------------------------------------------------------------------------------------
-
-/// Lines per corpus file: how many have a syslog envelope, how many are Postfix's, and how many
-/// of those no rule recognises. Postfix corpora must have none.
-#[test]
-fn unrecognized_census() {
-    let mut report = String::new();
-    let mut unrecognized_total = 0;
-    let mut count = |name: &str, lines: &mut dyn Iterator<Item = (String, String)>| {
-        let (mut n, mut postfix_n, mut unrec) = (0, 0, 0);
-        for (program, text) in lines {
-            n += 1;
-            if let Some(rec) = postfix::parse(&program, &text) {
-                postfix_n += 1;
-                if let Kind::Unrecognized(t) = rec.kind {
-                    unrec += 1;
-                    let _ = writeln!(report, "    unrecognized: {program}: {t}");
-                }
-            }
-        }
-        unrecognized_total += unrec;
-        let _ = writeln!(
-            report,
-            "{name}: {n} lines, {postfix_n} Postfix, {unrec} unrecognized"
-        );
-    };
-
-    let cases = grok_cases();
-    count(
-        "postfix-grok-patterns/*.yaml",
-        &mut cases
-            .iter()
-            .filter(|(f, _)| !GROK_FRAGMENTS.iter().any(|(g, _)| g == f))
-            .map(|(f, c)| (grok_program(f), c.data.clone())),
-    );
-    let syslog_files = [
-        "fail2ban",
-        "postfix-youyo",
-        "sendmail-fluent",
-        "vendor-doc-examples",
-    ];
-    for dir in syslog_files {
-        for f in files(dir, ".log") {
-            let text = read(&format!("{dir}/{f}"));
-            let mut ctx = ctx();
-            let mut no_envelope = 0;
-            let lines: Vec<(String, String)> = text
-                .lines()
-                .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
-                .filter_map(|l| match syslog::parse(l, &mut ctx) {
-                    Some(e) => Some((e.program.to_owned(), e.text.to_owned())),
-                    None => {
-                        no_envelope += 1;
-                        None
-                    }
-                })
-                .collect();
-            count(
-                &format!("{dir}/{f} ({no_envelope} without syslog envelope)"),
-                &mut lines.into_iter(),
-            );
-        }
-    }
-    println!("{report}");
-    assert_eq!(unrecognized_total, 0, "{report}");
 }
