@@ -278,10 +278,10 @@ fn ingest_one(
     };
     let mut r = open_input(input).map_err(io)?;
     let (ident, ident_len) = r.identity(checkpoints);
-    let resume = checkpoints
+    let known = checkpoints
         .iter()
-        .find(|c| c.ident == ident && c.ident_len == ident_len)
-        .map_or(0, |c| c.offset);
+        .find(|c| c.ident == ident && c.ident_len == ident_len);
+    let resume = known.map_or(0, |c| c.offset);
     let mut report = FileReport {
         input: name.clone(),
         format: r.format().to_string(),
@@ -306,10 +306,7 @@ fn ingest_one(
     r.skip(resume).map_err(io)?;
     progress.start(&name, r.size());
     let mut offset = resume;
-    let mut lines_total = checkpoints
-        .iter()
-        .find(|c| c.ident == ident && c.ident_len == ident_len)
-        .map_or(0, |c| c.lines);
+    let mut lines_total = known.map_or(0, |c| c.lines);
     let mut since_batch = 0u64;
     let mut buf = Vec::with_capacity(4096);
     let server = opts.server.as_deref();

@@ -206,20 +206,28 @@ pub fn domain_of(address: &str) -> Option<String> {
     (!d.is_empty()).then(|| d.to_ascii_lowercase())
 }
 
+/// FNV-1a, 64 bits: the one small, stable hash of mailtrace (ids, input identities). Not
+/// for security; chosen because its value never changes between builds or platforms.
+pub fn fnv1a(bytes: &[u8]) -> u64 {
+    fnv1a_more(0xcbf2_9ce4_8422_2325, bytes)
+}
+
+fn fnv1a_more(mut h: u64, bytes: &[u8]) -> u64 {
+    for b in bytes {
+        h ^= u64::from(*b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h
+}
+
 /// Stable 63-bit identifier of a message from its natural key.
 ///
 /// FNV-1a over the key parts, so the same input always gives the same id: re-ingesting
 /// the same lines after a crash updates the same rows instead of adding duplicates.
 pub fn message_key(server: &str, queue_id: &str, first_seen: Ts, discriminator: u64) -> i64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    let mut feed = |bytes: &[u8]| {
-        for b in bytes {
-            h ^= u64::from(*b);
-            h = h.wrapping_mul(0x0000_0100_0000_01b3);
-        }
-        h ^= 0xff;
-        h = h.wrapping_mul(0x0000_0100_0000_01b3);
-    };
+    // Each part ends with a separator byte, so ("ab", "c") and ("a", "bc") differ.
+    let mut feed = |bytes: &[u8]| h = fnv1a_more(fnv1a_more(h, bytes), &[0xff]);
     feed(server.as_bytes());
     feed(queue_id.as_bytes());
     feed(&first_seen.0.to_le_bytes());

@@ -317,12 +317,7 @@ impl Correlator {
             for pid in agents {
                 if let Some(a) = self.servers[s].agents.remove(&pid) {
                     for (t, _, l) in a.lines {
-                        self.out.loose.push(LooseLine {
-                            server: name.clone(),
-                            at: t,
-                            kind: LooseKind::Notice,
-                            line: l,
-                        });
+                        self.loose(&name, t, LooseKind::Notice, &l);
                     }
                 }
             }
@@ -453,15 +448,6 @@ fn is_delivery_agent(service: &str) -> bool {
         service,
         "smtp" | "lmtp" | "local" | "virtual" | "pipe" | "error" | "retry" | "discard" | "relay"
     )
-}
-
-fn fnv(bytes: &[u8]) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in bytes {
-        h ^= u64::from(*b);
-        h = h.wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    h
 }
 
 mod queue;

@@ -70,7 +70,7 @@ impl Correlator {
                             0
                         };
                         srv.noqueue_last = (at, seq);
-                        let disc = fnv(line.as_bytes()) ^ seq;
+                        let disc = mailtrace_model::fnv1a(line.as_bytes()) ^ seq;
                         let mut m = Message {
                             id: message_key(&name, "", at, disc),
                             server: name,
@@ -219,13 +219,8 @@ impl Correlator {
             self.finish(m);
         }
         if !sess.had_message {
-            for l in sess.lines {
-                self.out.loose.push(LooseLine {
-                    server: name.clone(),
-                    at: sess.started,
-                    kind: LooseKind::Session,
-                    line: l,
-                });
+            for l in &sess.lines {
+                self.loose(&name, sess.started, LooseKind::Session, l);
             }
         }
     }
