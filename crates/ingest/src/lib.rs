@@ -69,8 +69,13 @@ pub struct Options {
     pub year: Option<i16>,
     /// Zone of BSD timestamps (they carry none).
     pub tz: TimeZone,
-    /// Lines per committed batch.
+    /// Lines per batch handed to the store (bounds the memory in flight).
     pub batch_lines: u64,
+    /// A commit (with checkpoint and correlator state) after at most this many lines...
+    pub commit_lines: u64,
+    /// ...or this much time, whichever comes first. Fewer commits write hot index pages less
+    /// often; a killed ingest resumes from the last one.
+    pub commit_interval: std::time::Duration,
     /// Correlation memory limits.
     pub limits: Limits,
 }
@@ -82,6 +87,8 @@ impl Default for Options {
             year: None,
             tz: TimeZone::system(),
             batch_lines: 30_000,
+            commit_lines: 2_000_000,
+            commit_interval: std::time::Duration::from_secs(1),
             limits: Limits::default(),
         }
     }
@@ -202,9 +209,15 @@ impl<'s> Ingestor<'s> {
                 .name("store-writer".into())
                 .spawn_scoped(scope, move || -> Result<u64, StoreError> {
                     let mut finished = 0u64;
+                    let mut pending = false;
                     for batch in rx_enc {
                         finished += batch.messages.iter().filter(|m| !m.open).count() as u64;
+                        pending = batch.pending;
                         store.write(batch)?;
+                    }
+                    if pending {
+                        // The reader stopped on an error: keep the store at the last commit.
+                        store.rollback()?;
                     }
                     Ok(finished)
                 })
@@ -256,6 +269,7 @@ fn batch(out: Output, checkpoint: Option<Checkpoint>, state: String) -> WriteBat
         loose: out.loose,
         checkpoint,
         state: Some(state),
+        pending: false,
         encoded: None,
     }
 }
@@ -308,6 +322,8 @@ fn ingest_one(
     let mut offset = resume;
     let mut lines_total = known.map_or(0, |c| c.lines);
     let mut since_batch = 0u64;
+    let mut since_commit = 0u64;
+    let mut last_commit = std::time::Instant::now();
     let mut buf = Vec::with_capacity(4096);
     let server = opts.server.as_deref();
     let send = |correlator: &mut Correlator,
@@ -339,9 +355,26 @@ fn ingest_one(
         correlator.feed_line(&text, &mut ctx, server);
         since_batch += 1;
         if since_batch >= opts.batch_lines {
+            since_commit += since_batch;
             since_batch = 0;
             progress.advance(offset, report.lines);
-            if !send(correlator, offset, lines_total, &ctx)? {
+            let sent = if since_commit >= opts.commit_lines
+                || last_commit.elapsed() >= opts.commit_interval
+            {
+                since_commit = 0;
+                last_commit = std::time::Instant::now();
+                send(correlator, offset, lines_total, &ctx)?
+            } else {
+                let out = correlator.drain();
+                tx.send(WriteBatch {
+                    messages: out.messages,
+                    loose: out.loose,
+                    pending: true,
+                    ..WriteBatch::default()
+                })
+                .is_ok()
+            };
+            if !sent {
                 break; // the writer failed; its error is reported by the caller
             }
         }

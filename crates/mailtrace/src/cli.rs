@@ -58,8 +58,8 @@ pub struct IngestArgs {
     /// No progress bar.
     #[arg(long, short)]
     pub quiet: bool,
-    /// Lines per committed batch (tests use small batches to crash between commits).
-    #[arg(long, hide = true, default_value_t = 30_000)]
+    /// Lines per commit at most (tests commit often to crash between commits).
+    #[arg(long, hide = true, default_value_t = 2_000_000)]
     pub batch_lines: u64,
 }
 

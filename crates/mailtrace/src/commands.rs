@@ -94,7 +94,8 @@ fn ingest(store: &mut dyn Store, a: &IngestArgs, tz: &TimeZone) -> Result<ExitCo
             Some(z) => zone(Some(z))?,
             None => tz.clone(),
         },
-        batch_lines: a.batch_lines.max(1),
+        batch_lines: a.batch_lines.clamp(1, 30_000),
+        commit_lines: a.batch_lines.max(1),
         ..Options::default()
     };
     let summary = Ingestor::new(store, opts).run(&inputs, &mut Bar::new(a.quiet))?;

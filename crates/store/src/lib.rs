@@ -99,6 +99,10 @@ pub struct WriteBatch {
     pub checkpoint: Option<Checkpoint>,
     /// The correlator's state after this batch (opaque JSON).
     pub state: Option<String>,
+    /// More batches follow before the next commit point: the backend may keep this one in an
+    /// open transaction, durable only together with the next batch that is not `pending` (or
+    /// dropped by [`Store::rollback`]). Bulk ingests commit every second or so, not every batch.
+    pub pending: bool,
     /// What the backend's [`Store::encoder`] made of `messages` (opaque to everyone else).
     pub encoded: Option<Box<dyn std::any::Any + Send>>,
 }
@@ -109,6 +113,7 @@ impl std::fmt::Debug for WriteBatch {
             .field("messages", &self.messages.len())
             .field("loose", &self.loose.len())
             .field("checkpoint", &self.checkpoint)
+            .field("pending", &self.pending)
             .field("encoded", &self.encoded.is_some())
             .finish()
     }
@@ -161,11 +166,21 @@ pub trait Store: Send {
         None
     }
 
-    /// Commit a batch atomically (data, checkpoint and correlator state together).
+    /// Commit a batch atomically (data, checkpoint and correlator state together), with the
+    /// [`WriteBatch::pending`] batches written before it.
     ///
     /// # Errors
-    /// The backend failed; nothing of the batch is stored.
+    /// The backend failed; nothing since the last commit is stored.
     fn write(&mut self, batch: WriteBatch) -> Result<(), StoreError>;
+
+    /// Drop what [`WriteBatch::pending`] batches wrote since the last commit (an ingest that
+    /// stopped on an error: it resumes from the last commit).
+    ///
+    /// # Errors
+    /// The backend failed.
+    fn rollback(&mut self) -> Result<(), StoreError> {
+        Ok(())
+    }
 
     /// Every input checkpoint.
     ///

@@ -114,6 +114,7 @@ pub fn run_all(make: &mut dyn FnMut() -> Box<dyn Store>) {
     search_filters(make().as_mut());
     round_trip_and_upsert(make().as_mut());
     checkpoints_and_state(make().as_mut());
+    pending_batches(make().as_mut());
     loose_lines(make().as_mut());
     hostile_text_is_data(make().as_mut());
 }
@@ -460,6 +461,63 @@ pub fn checkpoints_and_state(store: &mut dyn Store) {
     assert_eq!(
         store.correlator_state().unwrap().as_deref(),
         Some("{\"x\":2}")
+    );
+}
+
+/// Pending batches become durable with the next commit, or vanish with a rollback.
+pub fn pending_batches(store: &mut dyn Store) {
+    let cp = |offset| Checkpoint {
+        ident: 7,
+        ident_len: 1024,
+        path: "mail.log".into(),
+        offset,
+        lines: offset / 100,
+    };
+    let pending = |messages| WriteBatch {
+        messages,
+        pending: true,
+        ..WriteBatch::default()
+    };
+    store
+        .write(pending(vec![sample(1, "mx1", "P1", 100)]))
+        .unwrap();
+    store
+        .write(WriteBatch {
+            messages: vec![sample(2, "mx1", "P2", 200)],
+            checkpoint: Some(cp(1000)),
+            state: Some("{\"at\":1}".into()),
+            ..WriteBatch::default()
+        })
+        .unwrap();
+    // Written, then dropped: an ingest that stopped between two commits.
+    store
+        .write(pending(vec![sample(3, "mx1", "P3", 300)]))
+        .unwrap();
+    store
+        .write(pending(vec![sample(4, "mx1", "P4", 400)]))
+        .unwrap();
+    store.rollback().unwrap();
+    assert_eq!(ids(store, Filter::default()), vec![2, 1]);
+    assert_eq!(store.checkpoints().unwrap(), vec![cp(1000)]);
+    assert_eq!(store.stats().unwrap().messages, 2);
+    // A rollback with nothing pending changes nothing; the next commit carries its pending batch.
+    store.rollback().unwrap();
+    store
+        .write(pending(vec![sample(5, "mx1", "P5", 500)]))
+        .unwrap();
+    store
+        .write(WriteBatch {
+            checkpoint: Some(cp(2000)),
+            state: Some("{\"at\":2}".into()),
+            ..WriteBatch::default()
+        })
+        .unwrap();
+    store.rollback().unwrap();
+    assert_eq!(ids(store, Filter::default()), vec![5, 2, 1]);
+    assert_eq!(store.checkpoints().unwrap(), vec![cp(2000)]);
+    assert_eq!(
+        store.correlator_state().unwrap().as_deref(),
+        Some("{\"at\":2}")
     );
 }
 

@@ -324,6 +324,12 @@ impl Correlator {
         }
     }
 
+    /// Finished messages and loose lines so far, without the queued ones: a batch written in
+    /// between two [`Correlator::checkpoint`]s (which then must follow before a commit).
+    pub fn drain(&mut self) -> Output {
+        std::mem::take(&mut self.out)
+    }
+
     /// Everything to write now: finished messages, loose lines, and queued messages that changed
     /// since the last checkpoint (as `open`). Write it together with [`Correlator::state`].
     pub fn checkpoint(&mut self) -> Output {

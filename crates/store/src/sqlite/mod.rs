@@ -22,6 +22,8 @@ pub struct SqliteStore {
     path: Option<std::path::PathBuf>,
     /// Started by the first write, so read-only uses never checkpoint.
     checkpointer: Option<Checkpointer>,
+    /// A transaction is open: pending batches were written and not yet committed.
+    in_tx: bool,
 }
 
 /// Copies the WAL back into the database file on its own connection and thread, so that a
@@ -123,6 +125,7 @@ impl SqliteStore {
             conn,
             path: None,
             checkpointer: None,
+            in_tx: false,
         })
     }
 
@@ -199,48 +202,40 @@ fn lower(s: Option<&str>) -> Option<String> {
     s.map(str::to_ascii_lowercase)
 }
 
-impl Store for SqliteStore {
-    fn encoder(&self) -> Option<crate::Encoder> {
-        Some(encode_batch)
-    }
-
-    fn write(&mut self, mut batch: WriteBatch) -> Result<(), StoreError> {
-        if let Some(path) = self.path.take() {
-            self.checkpointer = Checkpointer::start(&path);
-            if self.checkpointer.is_some() {
-                self.conn.pragma_update(None, "wal_autocheckpoint", 0)?;
-            }
-        }
-        if !batch.encoded.as_ref().is_some_and(|e| e.is::<Encoded>()) {
-            encode_batch(&mut batch);
-        }
-        let encoded = match batch.encoded.take().map(|e| e.downcast::<Encoded>()) {
-            Some(Ok(e)) => e.0,
-            _ => Vec::new(),
-        };
-        let tx = self.conn.transaction()?;
+impl SqliteStore {
+    /// The rows of one batch, inside the open transaction.
+    fn write_rows(
+        &self,
+        batch: WriteBatch,
+        encoded: Vec<Result<Row, String>>,
+    ) -> Result<(), StoreError> {
         {
             // New messages are plain inserts; a message written before (still queued then) is
             // updated in place and its recipients replaced.
             const COLS: &str = "server, mta, queue_id, message_id, sender, sender_domain, subject, client_host, client_ip, \
                                 received_at, last_seen, status, open, reason, size, parent_id, bounce_of, statuses, id";
-            let mut ins = tx.prepare_cached(&format!(
+            let mut ins = self.conn.prepare_cached(&format!(
                 "INSERT INTO messages ({COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19) \
                  ON CONFLICT (id) DO NOTHING"
             ))?;
-            let mut upd = tx.prepare_cached(
+            let mut upd = self.conn.prepare_cached(
                 "UPDATE messages SET server = ?1, mta = ?2, queue_id = ?3, message_id = ?4, sender = ?5, sender_domain = ?6, \
                  subject = ?7, client_host = ?8, client_ip = ?9, received_at = ?10, last_seen = ?11, status = ?12, open = ?13, \
                  reason = ?14, size = ?15, parent_id = ?16, bounce_of = ?17, statuses = ?18 WHERE id = ?19 RETURNING rowid",
             )?;
-            let mut ins_doc = tx
+            let mut ins_doc = self
+                .conn
                 .prepare_cached("INSERT INTO message_docs (id, doc, detail) VALUES (?1, ?2, ?3)")?;
-            let mut upd_doc =
-                tx.prepare_cached("UPDATE message_docs SET doc = ?2, detail = ?3 WHERE id = ?1")?;
-            let mut old_doc = tx.prepare_cached("SELECT doc FROM message_docs WHERE id = ?1")?;
-            let mut del =
-                tx.prepare_cached("DELETE FROM recipients WHERE raddr = ?1 AND message = ?2")?;
-            let mut rcpt = tx.prepare_cached(
+            let mut upd_doc = self
+                .conn
+                .prepare_cached("UPDATE message_docs SET doc = ?2, detail = ?3 WHERE id = ?1")?;
+            let mut old_doc = self
+                .conn
+                .prepare_cached("SELECT doc FROM message_docs WHERE id = ?1")?;
+            let mut del = self
+                .conn
+                .prepare_cached("DELETE FROM recipients WHERE raddr = ?1 AND message = ?2")?;
+            let mut rcpt = self.conn.prepare_cached(
                 "INSERT INTO recipients (raddr, message, idx, address, orig_to, status, dsn, smtp_code, relay, response) \
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
             )?;
@@ -272,7 +267,7 @@ impl Store for SqliteStore {
                     m.id,
                 ];
                 if ins.execute(values)? == 1 {
-                    ins_doc.execute(params![tx.last_insert_rowid(), doc, detail])?;
+                    ins_doc.execute(params![self.conn.last_insert_rowid(), doc, detail])?;
                 } else {
                     // Written before (still queued then): replace its recipients, found through
                     // the previous document.
@@ -298,25 +293,64 @@ impl Store for SqliteStore {
                     ])?;
                 }
             }
-            let mut loose = tx.prepare_cached(
+            let mut loose = self.conn.prepare_cached(
                 "INSERT INTO loose_lines (server, at, kind, line) VALUES (?1, ?2, ?3, ?4)",
             )?;
             for l in &batch.loose {
                 loose.execute(params![l.server, l.at.0, l.kind.as_str(), l.line])?;
             }
             if let Some(cp) = &batch.checkpoint {
-                tx.prepare_cached(
+                self.conn.prepare_cached(
                     "INSERT OR REPLACE INTO checkpoints (ident, ident_len, path, offset, lines, updated_at) \
                      VALUES (?1, ?2, ?3, ?4, ?5, strftime('%s','now'))",
                 )?
                 .execute(params![cp.ident, cp.ident_len, cp.path, cp.offset as i64, cp.lines as i64])?;
             }
             if let Some(state) = &batch.state {
-                tx.prepare_cached("INSERT OR REPLACE INTO correlator (id, state) VALUES (1, ?1)")?
+                self.conn
+                    .prepare_cached("INSERT OR REPLACE INTO correlator (id, state) VALUES (1, ?1)")?
                     .execute([state])?;
             }
         }
-        tx.commit()?;
+        Ok(())
+    }
+}
+
+impl Store for SqliteStore {
+    fn encoder(&self) -> Option<crate::Encoder> {
+        Some(encode_batch)
+    }
+
+    fn write(&mut self, mut batch: WriteBatch) -> Result<(), StoreError> {
+        if let Some(path) = self.path.take() {
+            self.checkpointer = Checkpointer::start(&path);
+            if self.checkpointer.is_some() {
+                self.conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+            }
+        }
+        if !batch.encoded.as_ref().is_some_and(|e| e.is::<Encoded>()) {
+            encode_batch(&mut batch);
+        }
+        let encoded = match batch.encoded.take().map(|e| e.downcast::<Encoded>()) {
+            Some(Ok(e)) => e.0,
+            _ => Vec::new(),
+        };
+        if !self.in_tx {
+            self.conn.execute_batch("BEGIN")?;
+            self.in_tx = true;
+        }
+        let pending = batch.pending;
+        match self.write_rows(batch, encoded) {
+            Ok(()) if pending => return Ok(()),
+            Ok(()) => {
+                self.conn.execute_batch("COMMIT")?;
+                self.in_tx = false;
+            }
+            Err(e) => {
+                self.rollback()?;
+                return Err(e);
+            }
+        }
         if let Some(c) = &self.checkpointer {
             let wal = std::fs::metadata(&c.wal).map_or(0, |m| m.len());
             if wal > WAL_RESTART {
@@ -325,6 +359,14 @@ impl Store for SqliteStore {
             } else if wal > WAL_CHECKPOINT {
                 let _ = c.wake.try_send(());
             }
+        }
+        Ok(())
+    }
+
+    fn rollback(&mut self) -> Result<(), StoreError> {
+        if self.in_tx {
+            self.in_tx = false;
+            self.conn.execute_batch("ROLLBACK")?;
         }
         Ok(())
     }
