@@ -13,16 +13,18 @@
 //! use mailtrace_parse::syslog;
 //! let mut c = Correlator::default();
 //! let mut ctx = syslog::Context::new(2024, jiff::tz::TimeZone::UTC);
-//! for line in [
+//! // Lines are numbered: messages keep the numbers (the store keeps the text once).
+//! for (no, line) in (1..).zip([
 //!     "Mar  1 10:00:00 mx postfix/pickup[1]: 3F2A1B: uid=0 from=<root>",
 //!     "Mar  1 10:00:00 mx postfix/qmgr[2]: 3F2A1B: from=<root@mx>, size=300, nrcpt=1 (queue active)",
 //!     "Mar  1 10:00:01 mx postfix/local[3]: 3F2A1B: to=<root@mx>, relay=local, delay=1, delays=0/0/0/1, dsn=2.0.0, status=sent (delivered to mailbox)",
 //!     "Mar  1 10:00:01 mx postfix/qmgr[2]: 3F2A1B: removed",
-//! ] {
-//!     c.feed_line(line, &mut ctx, None);
+//! ]) {
+//!     c.feed_line(no, line, &mut ctx, None);
 //! }
 //! let out = c.checkpoint();
 //! assert_eq!(out.messages.len(), 1);
+//! assert_eq!(out.messages[0].line_nos, vec![1, 2, 3, 4]);
 //! assert_eq!(out.messages[0].recipients[0].status, mailtrace_model::Status::Delivered);
 //! ```
 #![deny(missing_docs)]
@@ -31,7 +33,7 @@ mod postfix;
 
 pub use postfix::{Correlator, CorrelatorState, Limits};
 
-use mailtrace_model::{Message, Ts};
+use mailtrace_model::{LineNo, Message, Ts};
 use serde::{Deserialize, Serialize};
 
 /// What correlation hands to the store.
@@ -60,7 +62,11 @@ pub struct LooseLine {
     pub at: Ts,
     /// Why it is loose.
     pub kind: LooseKind,
-    /// The raw line.
+    /// The raw line's number in the store's raw log.
+    pub no: LineNo,
+    /// The raw line: empty in the pipeline (the text is in the raw log under `no`), filled in
+    /// when a store reads the line back.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub line: String,
 }
 

@@ -16,8 +16,9 @@ pub use reader::{open_input, InputReader, MAX_LINE};
 
 use jiff::tz::TimeZone;
 use mailtrace_correlate::{Correlator, CorrelatorState, Limits, Output};
+use mailtrace_model::LineNo;
 use mailtrace_parse::syslog;
-use mailtrace_store::{Checkpoint, Store, StoreError, WriteBatch};
+use mailtrace_store::{Checkpoint, RawLines, Store, StoreError, WriteBatch};
 use serde::Serialize;
 use std::path::PathBuf;
 
@@ -180,6 +181,7 @@ impl<'s> Ingestor<'s> {
         let saved_file = state.file;
         let saved_year = state.year;
         let mut correlator = Correlator::restore(state, store.open_messages()?, opts.limits);
+        let mut next_no = store.next_line_no()?;
         let before = correlator.counters();
         // Three stages over bounded channels: read + correlate (this thread), encode (the
         // store's encoder, if any), write. Each batch is committed with its checkpoint.
@@ -231,6 +233,7 @@ impl<'s> Ingestor<'s> {
                         saved_file,
                         saved_year,
                         &mut correlator,
+                        &mut next_no,
                         &tx,
                         progress,
                     )?;
@@ -240,7 +243,7 @@ impl<'s> Ingestor<'s> {
                 }
                 let out = correlator.finish_input();
                 let state = serde_json::to_string(&correlator.state(None, None))?;
-                let _ = tx.send(batch(out, None, state));
+                let _ = tx.send(batch(out, RawLines::starting_at(next_no), None, state));
                 Ok(())
             })();
             drop(tx);
@@ -263,8 +266,9 @@ impl<'s> Ingestor<'s> {
 }
 
 /// What correlation produced, with where the input stands and the state to resume from.
-fn batch(out: Output, checkpoint: Option<Checkpoint>, state: String) -> WriteBatch {
+fn batch(out: Output, raw: RawLines, checkpoint: Option<Checkpoint>, state: String) -> WriteBatch {
     WriteBatch {
+        raw,
         messages: out.messages,
         loose: out.loose,
         checkpoint,
@@ -282,6 +286,7 @@ fn ingest_one(
     saved_file: Option<i64>,
     saved_year: Option<syslog::YearState>,
     correlator: &mut Correlator,
+    next_no: &mut LineNo,
     tx: &crossbeam_channel::Sender<WriteBatch>,
     progress: &mut dyn Progress,
 ) -> Result<FileReport, IngestError> {
@@ -326,7 +331,9 @@ fn ingest_one(
     let mut last_commit = std::time::Instant::now();
     let mut buf = Vec::with_capacity(4096);
     let server = opts.server.as_deref();
+    let mut raw = RawLines::starting_at(*next_no);
     let send = |correlator: &mut Correlator,
+                raw: RawLines,
                 offset: u64,
                 lines: u64,
                 ctx: &syslog::Context|
@@ -340,7 +347,7 @@ fn ingest_one(
             offset,
             lines,
         };
-        Ok(tx.send(batch(out, Some(checkpoint), state)).is_ok())
+        Ok(tx.send(batch(out, raw, Some(checkpoint), state)).is_ok())
     };
     loop {
         let n = r.next_line(&mut buf).map_err(io)?;
@@ -352,21 +359,25 @@ fn ingest_one(
         report.lines += 1;
         lines_total += 1;
         let text = String::from_utf8_lossy(&buf);
-        correlator.feed_line(&text, &mut ctx, server);
+        correlator.feed_line(raw.next_no(), &text, &mut ctx, server);
+        raw.push(&text);
         since_batch += 1;
         if since_batch >= opts.batch_lines {
             since_commit += since_batch;
             since_batch = 0;
             progress.advance(offset, report.lines);
+            let next = RawLines::starting_at(raw.next_no());
+            let raw = std::mem::replace(&mut raw, next);
             let sent = if since_commit >= opts.commit_lines
                 || last_commit.elapsed() >= opts.commit_interval
             {
                 since_commit = 0;
                 last_commit = std::time::Instant::now();
-                send(correlator, offset, lines_total, &ctx)?
+                send(correlator, raw, offset, lines_total, &ctx)?
             } else {
                 let out = correlator.drain();
                 tx.send(WriteBatch {
+                    raw,
                     messages: out.messages,
                     loose: out.loose,
                     pending: true,
@@ -379,7 +390,8 @@ fn ingest_one(
             }
         }
     }
-    send(correlator, offset, lines_total, &ctx)?;
+    *next_no = raw.next_no();
+    send(correlator, raw, offset, lines_total, &ctx)?;
     progress.advance(offset, report.lines);
     progress.finish();
     Ok(report)

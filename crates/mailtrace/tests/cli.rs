@@ -234,7 +234,15 @@ fn show_by_queue_id_and_message_id_with_raw_lines() {
     assert!(hist.len() >= 2);
     assert_eq!(hist.first().unwrap()["status"], "deferred");
     assert_eq!(hist.last().unwrap()["status"], "sent");
-    assert!(j["timeline"].as_array().unwrap().len() >= 5);
+    let timeline = j["timeline"].as_array().unwrap();
+    assert!(timeline.len() >= 5);
+    // Timeline texts come back from the raw log they refer to.
+    assert!(
+        timeline
+            .iter()
+            .any(|e| e.to_string().contains("client=localhost")),
+        "{timeline:?}"
+    );
     assert!(j["raw"]
         .as_array()
         .unwrap()

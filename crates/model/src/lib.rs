@@ -23,6 +23,7 @@ pub use status::{AttemptStatus, ParseStatusError, Status};
 pub use time::Ts;
 
 use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
 
 /// The mail transfer agent that wrote the lines a message was built from.
 pub const MTA_POSTFIX: &str = "postfix";
@@ -103,9 +104,14 @@ pub struct Message {
     /// Chronological timeline.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub events: Vec<Event>,
-    /// Raw log lines of the message, in input order.
+    /// Raw log lines of the message, in input order: the text of [`Message::line_nos`], filled
+    /// in when a store reads the message for display ([`Message::line_nos`] is what the
+    /// pipeline carries: the text is stored once, in the store's raw log).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub lines: Vec<String>,
+    /// Numbers of the message's raw lines (see [`LineNo`]), in input order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub line_nos: Vec<LineNo>,
     /// The message is still in the queue: a later ingest may add to it.
     #[serde(default)]
     pub open: bool,
@@ -188,15 +194,35 @@ pub struct Attempt {
     pub queued_as: Option<String>,
 }
 
+/// Number of a raw log line in a store: every line read gets the next number, so numbers
+/// follow the order of ingestion (from 1).
+pub type LineNo = u64;
+
 /// One entry of a message's timeline.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Event {
     /// When it happened.
     pub at: Ts,
     /// Short machine-readable kind (`connect`, `received`, `message-id`, `queued`, `delivery`, ...).
-    pub kind: String,
-    /// Human-readable description.
+    pub kind: Cow<'static, str>,
+    /// Human-readable description. Empty while [`Event::source`] names the raw line it is the
+    /// tail of (the pipeline does not copy it); a store fills it in when it reads the event.
     pub text: String,
+    /// The raw line the text comes from: its number and the byte where the text starts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<(LineNo, u32)>,
+}
+
+impl Event {
+    /// An event with its own text.
+    pub fn new(at: Ts, kind: impl Into<Cow<'static, str>>, text: impl Into<String>) -> Event {
+        Event {
+            at,
+            kind: kind.into(),
+            text: text.into(),
+            source: None,
+        }
+    }
 }
 
 /// The domain part of an address, lower-cased; `None` without `@`.

@@ -1,9 +1,13 @@
 //! Where messages live: the [`Store`] interface and its embedded implementation.
 //!
-//! Stage: store. Ingestion hands a [`WriteBatch`] (messages, loose lines, the file checkpoint and
-//! the correlator state) to [`Store::write`], which commits it atomically: after a crash the store
+//! Stage: store. Ingestion hands a [`WriteBatch`] (the raw lines read, messages, loose lines,
+//! the file checkpoint and the correlator state) to [`Store::write`], which commits it atomically: after a crash the store
 //! holds exactly the data up to the last checkpoint, so resuming from it neither loses nor
 //! duplicates lines. Queries take a [`mailtrace_query::Filter`].
+//!
+//! The raw log is stored once, as numbered lines ([`RawLines`]); messages, timeline events and
+//! loose lines refer to line numbers, and reads that show lines ([`Store::get`],
+//! [`Store::loose_lines`], [`Store::raw_lines`]) fill the text in.
 //!
 //! Backends: [`sqlite::SqliteStore`] (default, embedded, WAL). Every backend must pass
 //! [`suite::run_all`].
@@ -19,7 +23,7 @@ pub mod sqlite;
 pub mod suite;
 
 use mailtrace_correlate::LooseLine;
-use mailtrace_model::{Message, Ts};
+use mailtrace_model::{LineNo, Message, Ts};
 use mailtrace_query::{Filter, Paging};
 use serde::Serialize;
 
@@ -44,6 +48,15 @@ pub enum StoreError {
         found: i64,
         /// Newest supported version.
         supported: i64,
+    },
+    /// The store was written by a development version of mailtrace whose layout this one does
+    /// not read (there is no migration from it: ingest the logs into a new store).
+    #[error("{path}: schema version {found} was written by a development version of mailtrace and cannot be read; ingest the logs into a new store")]
+    TooOld {
+        /// The store path.
+        path: String,
+        /// Version in the file.
+        found: i64,
     },
     /// A database error.
     #[error("store: {0}")]
@@ -88,9 +101,44 @@ pub struct Checkpoint {
 /// previous batch. It leaves its results in [`WriteBatch::encoded`].
 pub type Encoder = fn(&mut WriteBatch);
 
+/// Raw lines read in a batch, numbered consecutively from `first`.
+#[derive(Debug, Default, Clone)]
+pub struct RawLines {
+    /// Number of the first line (see [`mailtrace_model::LineNo`]).
+    pub first: LineNo,
+    /// The lines, each followed by `\n` (valid UTF-8: the reader decodes lossily).
+    pub text: Vec<u8>,
+    /// How many lines `text` holds.
+    pub count: u64,
+}
+
+impl RawLines {
+    /// Empty, numbering from `first`.
+    pub fn starting_at(first: LineNo) -> RawLines {
+        RawLines {
+            first,
+            ..RawLines::default()
+        }
+    }
+
+    /// Add the next line (without its end of line).
+    pub fn push(&mut self, line: &str) {
+        self.text.extend_from_slice(line.as_bytes());
+        self.text.push(b'\n');
+        self.count += 1;
+    }
+
+    /// Number the next line will get.
+    pub fn next_no(&self) -> LineNo {
+        self.first + self.count
+    }
+}
+
 /// One atomic write.
 #[derive(Default)]
 pub struct WriteBatch {
+    /// The raw lines this batch read (messages and loose lines refer to them by number).
+    pub raw: RawLines,
     /// Messages to insert or replace (by id).
     pub messages: Vec<Message>,
     /// Lines that belong to no message.
@@ -112,6 +160,7 @@ impl std::fmt::Debug for WriteBatch {
         f.debug_struct("WriteBatch")
             .field("messages", &self.messages.len())
             .field("loose", &self.loose.len())
+            .field("raw", &(self.raw.first, self.raw.count))
             .field("checkpoint", &self.checkpoint)
             .field("pending", &self.pending)
             .field("encoded", &self.encoded.is_some())
@@ -194,7 +243,20 @@ pub trait Store: Send {
     /// The backend failed.
     fn correlator_state(&self) -> Result<Option<String>, StoreError>;
 
-    /// Messages still queued (with raw lines and timeline), to resume correlation.
+    /// The number the next raw line gets: one more than the last stored.
+    ///
+    /// # Errors
+    /// The backend failed.
+    fn next_line_no(&self) -> Result<LineNo, StoreError>;
+
+    /// The text of raw lines, in the order asked (`None` for a number not stored).
+    ///
+    /// # Errors
+    /// The backend failed.
+    fn raw_lines(&self, nos: &[LineNo]) -> Result<Vec<Option<String>>, StoreError>;
+
+    /// Messages still queued (with line numbers and timeline, without text), to resume
+    /// correlation.
     ///
     /// # Errors
     /// The backend failed.
@@ -216,7 +278,7 @@ pub trait Store: Send {
         each: &mut dyn FnMut(Message) -> std::io::Result<()>,
     ) -> Result<(), StoreError>;
 
-    /// One message in full (raw lines and timeline).
+    /// One message in full (raw lines and timeline, with their text).
     ///
     /// # Errors
     /// The backend failed.

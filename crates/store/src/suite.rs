@@ -5,7 +5,7 @@
 // A test suite: a panic is a failed check.
 #![allow(clippy::unwrap_used)]
 
-use crate::{Checkpoint, LooseFilter, Store, WriteBatch};
+use crate::{Checkpoint, LooseFilter, RawLines, Store, WriteBatch};
 use mailtrace_correlate::{LooseKind, LooseLine};
 use mailtrace_model::{Attempt, AttemptStatus, Event, Message, Recipient, Status, Ts};
 use mailtrace_query::{AddressPattern, Filter, Paging};
@@ -43,11 +43,14 @@ pub fn sample(id: i64, server: &str, queue_id: &str, secs: i64) -> Message {
             }],
             ..Recipient::default()
         }],
-        events: vec![Event {
-            at: Ts::from_secs(secs),
-            kind: "received".into(),
-            text: "client=client.example.com[192.0.2.10]".into(),
-        }],
+        events: vec![
+            Event::new(
+                Ts::from_secs(secs),
+                "received",
+                "client=client.example.com[192.0.2.10]",
+            ),
+            Event::new(Ts::from_secs(secs + 1), "note", "a text of its own"),
+        ],
         lines: vec![format!("Jan  1 00:00:00 {server} postfix/smtpd[1]: {queue_id}: client=client.example.com[192.0.2.10]")],
         ..Message::default()
     }
@@ -119,13 +122,52 @@ pub fn run_all(make: &mut dyn FnMut() -> Box<dyn Store>) {
     hostile_text_is_data(make().as_mut());
 }
 
-fn load(store: &mut dyn Store) {
+/// Write `messages` the way an ingest does: their `lines` go to the raw log (numbered after
+/// what the store holds) and they carry the numbers; an event whose text is the tail of one of
+/// the lines refers to it. Returns the messages as [`Store::get`] must give them back.
+pub fn write_ingested(store: &mut dyn Store, messages: Vec<Message>) -> Vec<Message> {
+    let mut raw = RawLines::starting_at(store.next_line_no().unwrap());
+    let mut read = Vec::new();
+    let mut written = Vec::new();
+    for mut m in messages {
+        m.line_nos = m
+            .lines
+            .iter()
+            .map(|l| {
+                let no = raw.next_no();
+                raw.push(l);
+                no
+            })
+            .collect();
+        for e in &mut m.events {
+            let tail_of = m
+                .line_nos
+                .iter()
+                .zip(&m.lines)
+                .find(|(_, l)| !e.text.is_empty() && l.ends_with(e.text.as_str()));
+            if let Some((no, l)) = tail_of {
+                e.source = Some((*no, (l.len() - e.text.len()) as u32));
+            }
+        }
+        read.push(m.clone());
+        m.lines.clear();
+        for e in m.events.iter_mut().filter(|e| e.source.is_some()) {
+            e.text.clear();
+        }
+        written.push(m);
+    }
     store
         .write(WriteBatch {
-            messages: fixtures(),
+            messages: written,
+            raw,
             ..WriteBatch::default()
         })
-        .expect("write fixtures");
+        .expect("write");
+    read
+}
+
+fn load(store: &mut dyn Store) -> Vec<Message> {
+    write_ingested(store, fixtures())
 }
 
 /// Every filter of the CLI, newest first, paging and totals.
@@ -334,10 +376,24 @@ pub fn search_filters(store: &mut dyn Store) {
 
 /// Full documents come back unchanged; writing the same id again replaces it.
 pub fn round_trip_and_upsert(store: &mut dyn Store) {
-    load(store);
-    let want = fixtures().into_iter().find(|m| m.id == 3).unwrap();
-    assert_eq!(store.get(3).unwrap().as_ref(), Some(&want));
+    let loaded = load(store);
+    let want = loaded.iter().find(|m| m.id == 3).unwrap();
+    assert_eq!(store.get(3).unwrap().as_ref(), Some(want));
+    let (no, col) = want.events[0].source.unwrap();
+    assert_eq!(no, want.line_nos[0]);
+    assert_eq!(&want.lines[0][col as usize..], want.events[0].text);
     assert_eq!(store.get(99).unwrap(), None);
+    // The raw log: lines by number, in the order asked, nothing for numbers never written.
+    let (a, b) = (loaded[0].line_nos[0], loaded[4].line_nos[0]);
+    assert_eq!(
+        store.raw_lines(&[b, a, 10_000]).unwrap(),
+        vec![
+            Some(loaded[4].lines[0].clone()),
+            Some(loaded[0].lines[0].clone()),
+            None
+        ]
+    );
+    assert_eq!(store.next_line_no().unwrap(), b + 1);
     let found: Vec<i64> = store.lookup("AAA1").unwrap().iter().map(|m| m.id).collect();
     assert_eq!(
         found,
@@ -361,23 +417,24 @@ pub fn round_trip_and_upsert(store: &mut dyn Store) {
             .collect::<Vec<_>>(),
         vec![5]
     );
+    let open = &store.open_messages().unwrap()[0];
     assert_eq!(
-        store.open_messages().unwrap()[0].lines.len(),
-        1,
-        "open messages come with lines"
+        (
+            open.line_nos.len(),
+            open.lines.len(),
+            open.events[0].text.as_str()
+        ),
+        (1, 0, ""),
+        "open messages come with line numbers, without text"
     );
+    assert!(open.events[0].source.is_some());
     // The deferred message completes: same id, replaced, recipients replaced.
     let mut m = fixtures().into_iter().find(|m| m.id == 5).unwrap();
     m.open = false;
     m.status = Status::Delivered;
     m.recipients[0].status = Status::Delivered;
-    store
-        .write(WriteBatch {
-            messages: vec![m.clone()],
-            ..WriteBatch::default()
-        })
-        .unwrap();
-    assert_eq!(store.get(5).unwrap(), Some(m.clone()));
+    let read = write_ingested(store, vec![m.clone()]);
+    assert_eq!(store.get(5).unwrap().as_ref(), Some(&read[0]));
     assert!(store.open_messages().unwrap().is_empty());
     let st = store.stats().unwrap();
     assert_eq!((st.messages, st.recipients, st.open), (5, 6, 0));
@@ -402,12 +459,7 @@ pub fn round_trip_and_upsert(store: &mut dyn Store) {
         },
     );
     m.recipients[1].address = "renamed@example.org".into();
-    store
-        .write(WriteBatch {
-            messages: vec![m.clone()],
-            ..WriteBatch::default()
-        })
-        .unwrap();
+    write_ingested(store, vec![m.clone()]);
     assert_eq!(store.stats().unwrap().recipients, 7);
     let to = |a: &str| {
         ids(
@@ -523,24 +575,33 @@ pub fn pending_batches(store: &mut dyn Store) {
 
 /// Loose lines are kept and found by kind, server, text and time.
 pub fn loose_lines(store: &mut dyn Store) {
-    let l = |kind, line: &str, at| LooseLine {
-        server: "mx1".into(),
-        at: Ts::from_secs(at),
-        kind,
-        line: line.into(),
+    let mut raw = RawLines::starting_at(store.next_line_no().unwrap());
+    let mut l = |kind, line: &str, at| {
+        let no = raw.next_no();
+        raw.push(line);
+        LooseLine {
+            server: "mx1".into(),
+            at: Ts::from_secs(at),
+            kind,
+            no,
+            line: String::new(),
+        }
     };
+    let loose = vec![
+        l(LooseKind::Unparsed, "\u{fffd}garbage", 10),
+        l(LooseKind::Other, "dovecot: login", 20),
+        l(LooseKind::Session, "connect from x", 30),
+        l(LooseKind::Other, "dovecot: logout", 40),
+    ];
     store
         .write(WriteBatch {
-            loose: vec![
-                l(LooseKind::Unparsed, "\u{fffd}garbage", 10),
-                l(LooseKind::Other, "dovecot: login", 20),
-                l(LooseKind::Session, "connect from x", 30),
-            ],
+            loose,
+            raw,
             ..WriteBatch::default()
         })
         .unwrap();
     let st = store.stats().unwrap();
-    assert_eq!((st.loose, st.unparsed), (3, 1));
+    assert_eq!((st.loose, st.unparsed), (4, 1));
     let un = store
         .loose_lines(
             &LooseFilter {
@@ -562,6 +623,21 @@ pub fn loose_lines(store: &mut dyn Store) {
         )
         .unwrap();
     assert_eq!(found.len(), 1);
+    assert_eq!(found[0].line, "dovecot: login");
+    // A text filter pages over the matches, oldest first.
+    let second = store
+        .loose_lines(
+            &LooseFilter {
+                contains: Some("dovecot".into()),
+                ..LooseFilter::default()
+            },
+            Paging { limit: 1, page: 2 },
+        )
+        .unwrap();
+    assert_eq!(
+        second.iter().map(|l| l.line.as_str()).collect::<Vec<_>>(),
+        vec!["dovecot: logout"]
+    );
     let late = store
         .loose_lines(
             &LooseFilter {
@@ -571,7 +647,7 @@ pub fn loose_lines(store: &mut dyn Store) {
             Paging::default(),
         )
         .unwrap();
-    assert_eq!(late.len(), 2);
+    assert_eq!(late.len(), 3);
 }
 
 /// Quotes, SQL and wildcards in log content are only data.
@@ -579,12 +655,8 @@ pub fn hostile_text_is_data(store: &mut dyn Store) {
     let mut m = sample(7, "mx1", "EVIL1", 100);
     m.subject = Some("'; DROP TABLE messages; -- <script>alert(1)</script>".into());
     m.sender = Some("\"o'hara\"@example.com".into());
-    store
-        .write(WriteBatch {
-            messages: vec![m.clone()],
-            ..WriteBatch::default()
-        })
-        .unwrap();
+    m.lines[0].push_str(" '; DROP TABLE raw_chunks; --");
+    let read = write_ingested(store, vec![m]);
     assert_eq!(
         ids(
             store,
@@ -605,5 +677,5 @@ pub fn hostile_text_is_data(store: &mut dyn Store) {
         ),
         vec![7]
     );
-    assert_eq!(store.get(7).unwrap(), Some(m));
+    assert_eq!(store.get(7).unwrap().as_ref(), Some(&read[0]));
 }

@@ -1,10 +1,13 @@
 //! Postfix correlation: smtpd sessions, queue ids, deliveries, filters and notifications.
 
 use crate::{Counters, LooseKind, LooseLine, Output};
-use mailtrace_model::{message_key, Attempt, Event, Message, Recipient, Status, Ts, MTA_POSTFIX};
+use mailtrace_model::{
+    message_key, Attempt, Event, LineNo, Message, Recipient, Status, Ts, MTA_POSTFIX,
+};
 use mailtrace_parse::postfix::{self, Kind, PostsuperAction, Record};
 use mailtrace_parse::syslog;
 use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 /// How long in-flight state may stay in memory, in log time.
@@ -62,7 +65,7 @@ struct Session {
     client_ip: String,
     tls: Option<String>,
     /// Session-level lines (connect, TLS, lost connection...), copied into each message.
-    lines: Vec<String>,
+    lines: Vec<LineNo>,
     events: Vec<Event>,
     /// Queue ids of messages received in this session that are still in memory.
     queue_ids: Vec<String>,
@@ -90,7 +93,7 @@ struct Link {
 #[derive(Debug, Default, Clone, Serialize, Deserialize)]
 struct AgentLines {
     at: Ts,
-    lines: Vec<(Ts, String, String)>,
+    lines: Vec<(Event, LineNo)>,
 }
 
 struct Open {
@@ -129,6 +132,43 @@ pub struct Correlator {
     /// `message_idle`, not every minute.
     last_message_sweep: Ts,
     counters: Counters,
+    /// The line being fed.
+    cur: Cur,
+}
+
+/// The line being fed: its number and where its text is in memory, so that an event whose
+/// text is the tail of the line refers to it instead of copying it.
+#[derive(Debug, Default, Clone, Copy)]
+struct Cur {
+    no: LineNo,
+    start: usize,
+    end: usize,
+}
+
+impl Cur {
+    fn new(no: LineNo, line: &str) -> Cur {
+        let start = line.as_ptr() as usize;
+        Cur {
+            no,
+            start,
+            end: start + line.len(),
+        }
+    }
+
+    /// A timeline event; `text` is usually a tail of the current line.
+    fn event(&self, at: Ts, kind: impl Into<Cow<'static, str>>, text: &str) -> Event {
+        let begin = text.as_ptr() as usize;
+        if !text.is_empty() && begin >= self.start && begin + text.len() == self.end {
+            Event {
+                at,
+                kind: kind.into(),
+                text: String::new(),
+                source: Some((self.no, (begin - self.start) as u32)),
+            }
+        } else {
+            Event::new(at, kind, text)
+        }
+    }
 }
 
 impl Correlator {
@@ -200,24 +240,26 @@ impl Correlator {
         i
     }
 
-    /// Feed one raw line. `server` overrides the host name of the envelope.
-    pub fn feed_line(&mut self, line: &str, ctx: &mut syslog::Context, server: Option<&str>) {
+    /// Feed raw line number `no`. `server` overrides the host name of the envelope.
+    pub fn feed_line(
+        &mut self,
+        no: LineNo,
+        line: &str,
+        ctx: &mut syslog::Context,
+        server: Option<&str>,
+    ) {
         self.counters.lines += 1;
+        self.cur = Cur::new(no, line);
         let Some(env) = syslog::parse(line, ctx) else {
             self.counters.unparsed += 1;
-            self.loose(
-                server.unwrap_or(""),
-                self.last_ts,
-                LooseKind::Unparsed,
-                line,
-            );
+            self.loose(server.unwrap_or(""), self.last_ts, LooseKind::Unparsed, no);
             return;
         };
         self.last_ts = env.ts;
         let host = server.unwrap_or(env.host);
         let Some(rec) = postfix::parse(env.program, env.text) else {
             self.counters.other += 1;
-            self.loose(host, env.ts, LooseKind::Other, line);
+            self.loose(host, env.ts, LooseKind::Other, no);
             return;
         };
         self.counters.postfix += 1;
@@ -226,7 +268,7 @@ impl Correlator {
             // also belongs to a message through its queue id.
             self.counters.unparsed += 1;
             if rec.queue_id.is_some() {
-                self.loose(host, env.ts, LooseKind::Unparsed, line);
+                self.loose(host, env.ts, LooseKind::Unparsed, no);
             }
         }
         let s = self.server(host);
@@ -236,12 +278,13 @@ impl Correlator {
         }
     }
 
-    fn loose(&mut self, server: &str, at: Ts, kind: LooseKind, line: &str) {
+    fn loose(&mut self, server: &str, at: Ts, kind: LooseKind, no: LineNo) {
         self.out.loose.push(LooseLine {
             server: server.to_string(),
             at,
             kind,
-            line: line.to_string(),
+            no,
+            line: String::new(),
         });
     }
 
@@ -316,8 +359,8 @@ impl Correlator {
             let name = srv.name.clone();
             for pid in agents {
                 if let Some(a) = self.servers[s].agents.remove(&pid) {
-                    for (t, _, l) in a.lines {
-                        self.loose(&name, t, LooseKind::Notice, &l);
+                    for (e, no) in a.lines {
+                        self.loose(&name, e.at, LooseKind::Notice, no);
                     }
                 }
             }
@@ -438,14 +481,6 @@ fn finalize(m: &mut Message) {
             .all(|r| !r.status.is_final() || r.status == fallback)
     {
         m.status = fallback;
-    }
-}
-
-fn event(at: Ts, kind: &str, text: &str) -> Event {
-    Event {
-        at,
-        kind: kind.to_string(),
-        text: text.to_string(),
     }
 }
 

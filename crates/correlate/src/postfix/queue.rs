@@ -13,9 +13,10 @@ impl Correlator {
         qid: &str,
         rec: &Record<'_>,
         text: &str,
-        line: &str,
+        _line: &str,
     ) {
         let pid = pid.unwrap_or(0);
+        let cur = self.cur;
         let starts_message = matches!(rec.kind, Kind::Client { .. } | Kind::Pickup { .. });
         if starts_message {
             // A queue id seen again after `removed` is a new message; if the old one never
@@ -38,7 +39,7 @@ impl Correlator {
             };
             let mut session = None;
             if let (Kind::Client { .. }, Some(sess)) = (&rec.kind, srv.sessions.get_mut(&pid)) {
-                msg.lines = sess.lines.clone();
+                msg.line_nos = sess.lines.clone();
                 msg.events = sess.events.clone();
                 msg.received_at = sess.started.min(at);
                 msg.id = message_key(&srv.name, qid, at, 0);
@@ -85,13 +86,13 @@ impl Correlator {
             ..
         } = open;
         if let Some(early) = early {
-            for (t, txt, l) in early.lines {
-                m.events.push(event(t, "delivery note", &txt));
-                m.lines.push(l);
+            for (e, no) in early.lines {
+                m.events.push(e);
+                m.line_nos.push(no);
             }
         }
         m.last_seen = m.last_seen.max(at);
-        m.lines.push(line.to_string());
+        m.line_nos.push(cur.no);
         let body = text.split_once(": ").map_or(text, |(_, b)| b);
         let mut done = false;
         let mut link: Option<(String, Link)> = None;
@@ -332,7 +333,7 @@ impl Correlator {
             }
             _ => "note",
         };
-        m.events.push(event(at, kind_label, body));
+        m.events.push(cur.event(at, kind_label.to_string(), body));
         if done {
             m.open = false;
         }

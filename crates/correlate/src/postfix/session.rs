@@ -15,6 +15,7 @@ impl Correlator {
         line: &str,
     ) {
         let pid = pid.unwrap_or(0);
+        let cur = self.cur;
         match &rec.kind {
             Kind::Connect { client } => {
                 if let Some(old) = self.servers[s].sessions.remove(&pid) {
@@ -28,8 +29,8 @@ impl Correlator {
                         client_host: client.host.to_string(),
                         client_ip: client.addr.to_string(),
                         tls: None,
-                        lines: vec![line.to_string()],
-                        events: vec![event(at, "connect", text)],
+                        lines: vec![cur.no],
+                        events: vec![cur.event(at, "connect", text)],
                         queue_ids: Vec::new(),
                         finished: Vec::new(),
                         pending_action: None,
@@ -39,8 +40,15 @@ impl Correlator {
             }
             Kind::Disconnect { .. } if rec.service != "postscreen" => {
                 match self.servers[s].sessions.remove(&pid) {
-                    Some(sess) => self.close_session(s, pid, sess, Some((at, text, line))),
-                    None => self.loose(&self.servers[s].name.clone(), at, LooseKind::Session, line),
+                    Some(sess) => {
+                        self.close_session(s, pid, sess, Some(cur.event(at, "disconnect", text)))
+                    }
+                    None => self.loose(
+                        &self.servers[s].name.clone(),
+                        at,
+                        LooseKind::Session,
+                        cur.no,
+                    ),
                 }
             }
             Kind::Reject {
@@ -90,7 +98,7 @@ impl Correlator {
                             m.recipients.push(rejected_recipient(to, reply, at));
                         }
                         m.events
-                            .push(event(at, &format!("{action} at {stage}"), text));
+                            .push(cur.event(at, format!("{action} at {stage}"), text));
                         match sess {
                             Some(sess) => {
                                 sess.last_seen = at;
@@ -99,8 +107,8 @@ impl Correlator {
                                     m.client_ip = Some(sess.client_ip.clone());
                                 }
                                 m.tls = sess.tls.clone();
-                                m.lines = sess.lines.clone();
-                                m.lines.push(line.to_string());
+                                m.line_nos = sess.lines.clone();
+                                m.line_nos.push(cur.no);
                                 let mut events = sess.events.clone();
                                 events.append(&mut m.events);
                                 m.events = events;
@@ -108,7 +116,7 @@ impl Correlator {
                                 sess.finished.push(m);
                             }
                             None => {
-                                m.lines.push(line.to_string());
+                                m.line_nos.push(cur.no);
                                 self.finish(m);
                             }
                         }
@@ -122,10 +130,10 @@ impl Correlator {
                                 if other.is_some() {
                                     sess.pending_action = other;
                                 }
-                                sess.lines.push(line.to_string());
-                                sess.events.push(event(at, action, text));
+                                sess.lines.push(cur.no);
+                                sess.events.push(cur.event(at, action.to_string(), text));
                             }
-                            None => self.loose(&name, at, LooseKind::Notice, line),
+                            None => self.loose(&name, at, LooseKind::Notice, cur.no),
                         }
                     }
                 }
@@ -154,13 +162,13 @@ impl Correlator {
                         Kind::SaslFailed { .. } => "sasl failed",
                         _ => "note",
                     };
-                    sess.events.push(event(at, kind, text));
-                    sess.lines.push(line.to_string());
+                    sess.events.push(cur.event(at, kind.to_string(), text));
+                    sess.lines.push(cur.no);
                 }
             }
             Kind::Unrecognized(_) => {
                 let name = self.servers[s].name.clone();
-                self.loose(&name, at, LooseKind::Unparsed, line);
+                self.loose(&name, at, LooseKind::Unparsed, cur.no);
             }
             Kind::ConnectFailure { .. }
             | Kind::Note(_)
@@ -172,11 +180,13 @@ impl Correlator {
                 // same process: keep them for it.
                 let agent = self.servers[s].agents.entry(pid).or_default();
                 agent.at = at;
-                agent.lines.push((at, text.to_string(), line.to_string()));
+                agent
+                    .lines
+                    .push((cur.event(at, "delivery note", text), cur.no));
             }
             _ => {
                 let name = self.servers[s].name.clone();
-                self.loose(&name, at, LooseKind::Notice, line);
+                self.loose(&name, at, LooseKind::Notice, cur.no);
             }
         }
     }
@@ -187,22 +197,20 @@ impl Correlator {
         s: usize,
         _pid: u32,
         mut sess: Session,
-        last: Option<(Ts, &str, &str)>,
+        last: Option<Event>,
     ) {
-        if let Some((at, text, line)) = last {
-            sess.lines.push(line.to_string());
-            sess.events.push(event(at, "disconnect", text));
+        // The disconnect line, when the session ended with one.
+        let last = last.map(|e| (e, self.cur.no));
+        if let Some((e, no)) = &last {
+            sess.lines.push(*no);
+            sess.events.push(e.clone());
         }
-        let tail_lines: Vec<String> = match last {
-            Some((_, _, l)) => vec![l.to_string()],
-            None => Vec::new(),
-        };
         let srv = &mut self.servers[s];
         for qid in &sess.queue_ids {
             if let Some(open) = srv.open.get_mut(qid) {
-                if let Some((at, text, _)) = last {
-                    open.msg.lines.extend(tail_lines.iter().cloned());
-                    open.msg.events.push(event(at, "disconnect", text));
+                if let Some((e, no)) = &last {
+                    open.msg.line_nos.push(*no);
+                    open.msg.events.push(e.clone());
                 }
                 open.session = None;
                 open.dirty = true;
@@ -212,15 +220,15 @@ impl Correlator {
         let name = srv.name.clone();
         let finished = std::mem::take(&mut sess.finished);
         for mut m in finished {
-            if let Some((at, text, _)) = last {
-                m.lines.extend(tail_lines.iter().cloned());
-                m.events.push(event(at, "disconnect", text));
+            if let Some((e, no)) = &last {
+                m.line_nos.push(*no);
+                m.events.push(e.clone());
             }
             self.finish(m);
         }
         if !sess.had_message {
-            for l in &sess.lines {
-                self.loose(&name, sess.started, LooseKind::Session, l);
+            for no in &sess.lines {
+                self.loose(&name, sess.started, LooseKind::Session, *no);
             }
         }
     }

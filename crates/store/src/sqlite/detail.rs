@@ -1,13 +1,23 @@
-//! Encoding of a message's raw lines and timeline (the `detail` column).
+//! Encoding of a message's line numbers and timeline (the `detail` column).
 //!
-//! Only the message page reads it, so it is optimised for writing: a length-prefixed binary
-//! layout (no escaping), where a timeline entry whose text is the tail of one of the raw lines
-//! (nearly all of them: the text a daemon logged) is stored as a reference into that line, then
-//! LZ4. Version byte first, so the layout can change.
+//! Only the message page and a resumed ingest read it, so it is optimised for writing: a
+//! length-prefixed binary layout (no escaping), then LZ4. The raw text lives once in the raw
+//! log (`raw.rs`): lines are stored as numbers (delta-coded), and a timeline entry whose text is
+//! the tail of a raw line as that line's number and the byte where the text starts. Version byte
+//! first (version 1 held the text inline; schema 2 stores never contain it).
 
-use mailtrace_model::{Event, Ts};
+use mailtrace_model::{Event, LineNo, Ts};
 
-const VERSION: u8 = 1;
+const VERSION: u8 = 2;
+
+/// What the column holds.
+#[derive(Debug, Default, PartialEq)]
+pub(super) struct Detail {
+    /// Raw line numbers.
+    pub line_nos: Vec<LineNo>,
+    /// The timeline.
+    pub events: Vec<Event>,
+}
 
 fn put_varint(out: &mut Vec<u8>, mut v: u64) {
     while v >= 0x80 {
@@ -22,29 +32,35 @@ fn put_bytes(out: &mut Vec<u8>, b: &[u8]) {
     out.extend_from_slice(b);
 }
 
+fn zigzag(v: i64) -> u64 {
+    ((v << 1) ^ (v >> 63)) as u64
+}
+
+fn unzigzag(z: u64) -> i64 {
+    ((z >> 1) as i64) ^ -((z & 1) as i64)
+}
+
 /// Encode into `scratch` (cleared) and return the compressed bytes.
-pub(super) fn encode(lines: &[String], events: &[Event], scratch: &mut Vec<u8>) -> Vec<u8> {
+pub(super) fn encode(line_nos: &[LineNo], events: &[Event], scratch: &mut Vec<u8>) -> Vec<u8> {
     scratch.clear();
     scratch.push(VERSION);
-    put_varint(scratch, lines.len() as u64);
-    for l in lines {
-        put_bytes(scratch, l.as_bytes());
+    put_varint(scratch, line_nos.len() as u64);
+    let mut prev = 0i64;
+    for &no in line_nos {
+        put_varint(scratch, zigzag(no as i64 - prev));
+        prev = no as i64;
     }
     put_varint(scratch, events.len() as u64);
-    let mut hint = 0;
+    let mut prev_at = 0i64;
     for e in events {
-        // zigzag, so times before 1970 stay small
-        put_varint(scratch, ((e.at.0 << 1) ^ (e.at.0 >> 63)) as u64);
+        put_varint(scratch, zigzag(e.at.0.wrapping_sub(prev_at)));
+        prev_at = e.at.0;
         put_bytes(scratch, e.kind.as_bytes());
-        let found = (0..lines.len())
-            .map(|k| (hint + k) % lines.len())
-            .find(|&j| !e.text.is_empty() && lines[j].ends_with(e.text.as_str()));
-        match found {
-            Some(j) => {
-                hint = j;
-                scratch.push(1);
-                put_varint(scratch, j as u64);
-                put_varint(scratch, (lines[j].len() - e.text.len()) as u64);
+        match e.source {
+            Some((no, col)) => {
+                scratch.push(2);
+                put_varint(scratch, no);
+                put_varint(scratch, u64::from(col));
             }
             None => {
                 scratch.push(0);
@@ -91,35 +107,46 @@ impl<'a> Reader<'a> {
     }
 }
 
-/// Decode what [`encode`] wrote; `None` when the bytes are damaged.
-pub(super) fn decode(blob: &[u8]) -> Option<(Vec<String>, Vec<Event>)> {
+/// Decode what [`encode`] wrote; `None` when the bytes are damaged. Events that
+/// refer to a raw line come back with an empty text and their [`Event::source`].
+pub(super) fn decode(blob: &[u8]) -> Option<Detail> {
     let raw = lz4_flex::decompress_size_prepended(blob).ok()?;
     let mut r = Reader { b: &raw, pos: 0 };
     if r.byte()? != VERSION {
         return None;
     }
+    let mut d = Detail::default();
     let n = r.varint()? as usize;
-    let mut lines = Vec::with_capacity(n.min(1 << 16));
+    d.line_nos.reserve(n.min(1 << 16));
+    let mut prev = 0i64;
     for _ in 0..n {
-        lines.push(r.string()?);
+        prev = prev.checked_add(unzigzag(r.varint()?))?;
+        d.line_nos.push(u64::try_from(prev).ok()?);
     }
     let n = r.varint()? as usize;
-    let mut events = Vec::with_capacity(n.min(1 << 16));
+    d.events.reserve(n.min(1 << 16));
+    let mut prev_at = 0i64;
     for _ in 0..n {
-        let z = r.varint()?;
-        let at = Ts(((z >> 1) as i64) ^ -((z & 1) as i64));
+        prev_at = prev_at.wrapping_add(unzigzag(r.varint()?));
+        let at = prev_at;
         let kind = r.string()?;
-        let text = match r.byte()? {
-            0 => r.string()?,
-            1 => {
-                let line: &String = lines.get(usize::try_from(r.varint()?).ok()?)?;
-                line.get(usize::try_from(r.varint()?).ok()?..)?.to_string()
+        let (text, source) = match r.byte()? {
+            0 => (r.string()?, None),
+            2 => {
+                let no = r.varint()?;
+                let col = u32::try_from(r.varint()?).ok()?;
+                (String::new(), Some((no, col)))
             }
             _ => return None,
         };
-        events.push(Event { at, kind, text });
+        d.events.push(Event {
+            at: Ts(at),
+            kind: kind.into(),
+            text,
+            source,
+        });
     }
-    Some((lines, events))
+    Some(d)
 }
 
 #[cfg(test)]
@@ -128,29 +155,27 @@ mod tests {
 
     #[test]
     fn round_trip_with_references_and_literals() {
-        let lines = vec![
-            "Nov 24 18:43:30 mx postfix/smtpd[1]: connect from localhost[127.0.0.1]".to_string(),
-            "Nov 24 18:43:30 mx postfix/smtpd[1]: E92: client=localhost[127.0.0.1]".to_string(),
-            "caf\u{e9} \u{1f600}".to_string(),
-        ];
-        let ev = |at, kind: &str, text: &str| Event {
-            at: Ts(at),
-            kind: kind.into(),
-            text: text.into(),
-        };
+        let line_nos = vec![7, 8, 3, 1_000_000_000_000];
         let events = vec![
-            ev(-5, "connect", "connect from localhost[127.0.0.1]"),
-            ev(
-                1_795_545_810_000_000,
-                "received",
-                "client=localhost[127.0.0.1]",
-            ),
-            ev(7, "note", "not in any line"),
-            ev(8, "empty", ""),
+            Event {
+                at: Ts(-5),
+                kind: "connect".into(),
+                text: String::new(),
+                source: Some((7, 38)),
+            },
+            Event {
+                at: Ts(1_795_545_810_000_000),
+                kind: "received".into(),
+                text: String::new(),
+                source: Some((1_000_000_000_000, 44)),
+            },
+            Event::new(Ts(7), "note", "caf\u{e9} \u{1f600}, in no line"),
+            Event::new(Ts(8), "empty", ""),
         ];
         let mut scratch = Vec::new();
-        let blob = encode(&lines, &events, &mut scratch);
-        assert_eq!(decode(&blob), Some((lines, events)));
+        let blob = encode(&line_nos, &events, &mut scratch);
+        let want = Detail { line_nos, events };
+        assert_eq!(decode(&blob), Some(want));
         assert_eq!(decode(&blob[..blob.len() / 2]), None, "truncated");
         assert_eq!(decode(b"garbage"), None);
     }

@@ -1,16 +1,18 @@
 //! The embedded store: one SQLite file (bundled SQLite, WAL journal, versioned schema).
 //!
 //! Searchable fields are columns with indexes; the rest of a message is a JSON document
-//! (`doc`), and its raw lines and timeline a second one (`detail`) that only the message page
-//! reads. Recipients have their own indexed table.
+//! (`doc`), and its line numbers and timeline a second one (`detail`) that only the message
+//! page reads. Recipients have their own indexed table. The raw log is stored once, in
+//! compressed chunks (`raw.rs`).
 
 mod detail;
+mod raw;
 mod schema;
 mod search;
 
 use crate::{Checkpoint, LooseFilter, SearchResult, Store, StoreError, StoreStats, WriteBatch};
 use mailtrace_correlate::{LooseKind, LooseLine};
-use mailtrace_model::{Event, Message, Ts};
+use mailtrace_model::{LineNo, Message, Ts};
 use mailtrace_query::{Filter, Paging};
 use rusqlite::{params, Connection, OptionalExtension};
 use std::path::Path;
@@ -152,28 +154,36 @@ impl SqliteStore {
     }
 }
 
-/// A batch's messages encoded for their row: `doc` and `detail`, in batch order.
-struct Encoded(Vec<Result<Row, String>>);
+/// A batch encoded for its rows: each message's `doc` and `detail`, in batch order, and the
+/// raw log's chunks.
+struct Encoded {
+    docs: Vec<Result<Row, String>>,
+    chunks: Result<Vec<raw::Chunk>, String>,
+}
 
 /// `(doc, detail)` of one message.
 type Row = (Vec<u8>, Vec<u8>);
 
-/// The SQLite [`crate::Encoder`]: serialize each message's document (JSON, LZ4) and pack its
-/// raw lines and timeline (taking them out of the message, so the batch shrinks as it goes).
+/// The SQLite [`crate::Encoder`]: compress the raw lines, serialize each message's document
+/// (JSON, LZ4) and pack its line numbers and timeline (taking them out of the message, so the
+/// batch shrinks as it goes).
 fn encode_batch(batch: &mut WriteBatch) {
     let mut scratch = Vec::with_capacity(64 * 1024);
+    let chunks = raw::compress(&batch.raw);
+    batch.raw.text = Vec::new();
     let docs = batch
         .messages
         .iter_mut()
         .map(|m| {
-            let lines = std::mem::take(&mut m.lines);
+            m.lines.clear();
+            let line_nos = std::mem::take(&mut m.line_nos);
             let events = std::mem::take(&mut m.events);
-            let detail = detail::encode(&lines, &events, &mut scratch);
+            let detail = detail::encode(&line_nos, &events, &mut scratch);
             let json = serde_json::to_vec(&*m).map_err(|e| e.to_string())?;
             Ok((lz4_flex::compress_prepend_size(&json), detail))
         })
         .collect();
-    batch.encoded = Some(Box::new(Encoded(docs)));
+    batch.encoded = Some(Box::new(Encoded { docs, chunks }));
 }
 
 /// The key of a recipient: its lower-case address reversed, so that a domain is a prefix.
@@ -190,12 +200,15 @@ pub(super) fn status_bit(s: mailtrace_model::Status) -> i64 {
     1 << (s as u8)
 }
 
-/// Raw lines and timeline of a message from its `detail` column.
-fn decode_detail(blob: &[u8]) -> Result<(Vec<String>, Vec<Event>), StoreError> {
-    detail::decode(blob).ok_or_else(|| StoreError::Corrupt {
+/// Line numbers and timeline of a message from its `detail` column.
+fn decode_detail(blob: &[u8], m: &mut Message) -> Result<(), StoreError> {
+    let d = detail::decode(blob).ok_or_else(|| StoreError::Corrupt {
         path: "message detail".into(),
-        reason: "undecodable raw lines".into(),
-    })
+        reason: "undecodable line numbers or timeline".into(),
+    })?;
+    m.line_nos = d.line_nos;
+    m.events = d.events;
+    Ok(())
 }
 
 fn lower(s: Option<&str>) -> Option<String> {
@@ -204,12 +217,14 @@ fn lower(s: Option<&str>) -> Option<String> {
 
 impl SqliteStore {
     /// The rows of one batch, inside the open transaction.
-    fn write_rows(
-        &self,
-        batch: WriteBatch,
-        encoded: Vec<Result<Row, String>>,
-    ) -> Result<(), StoreError> {
+    fn write_rows(&self, batch: WriteBatch, encoded: Encoded) -> Result<(), StoreError> {
         {
+            let mut chunk = self.conn.prepare_cached(
+                "INSERT INTO raw_chunks (first, count, data) VALUES (?1, ?2, ?3)",
+            )?;
+            for c in encoded.chunks.map_err(StoreError::Encode)? {
+                chunk.execute(params![c.first as i64, c.count as i64, c.data])?;
+            }
             // New messages are plain inserts; a message written before (still queued then) is
             // updated in place and its recipients replaced.
             const COLS: &str = "server, mta, queue_id, message_id, sender, sender_domain, subject, client_host, client_ip, \
@@ -239,7 +254,7 @@ impl SqliteStore {
                 "INSERT INTO recipients (raddr, message, idx, address, orig_to, status, dsn, smtp_code, relay, response) \
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
             )?;
-            for (m, enc) in batch.messages.iter().zip(encoded) {
+            for (m, enc) in batch.messages.iter().zip(encoded.docs) {
                 let (doc, detail) = enc.map_err(StoreError::Encode)?;
                 let statuses = m
                     .recipients
@@ -266,6 +281,13 @@ impl SqliteStore {
                     statuses,
                     m.id,
                 ];
+                let (doc, detail) = if std::env::var_os("XP_NODETAIL").is_some() {
+                    (doc, Vec::new())
+                } else if std::env::var_os("XP_NODOC").is_some() {
+                    (Vec::new(), Vec::new())
+                } else {
+                    (doc, detail)
+                };
                 if ins.execute(values)? == 1 {
                     ins_doc.execute(params![self.conn.last_insert_rowid(), doc, detail])?;
                 } else {
@@ -294,10 +316,10 @@ impl SqliteStore {
                 }
             }
             let mut loose = self.conn.prepare_cached(
-                "INSERT INTO loose_lines (server, at, kind, line) VALUES (?1, ?2, ?3, ?4)",
+                "INSERT INTO loose_lines (server, at, kind, line_no) VALUES (?1, ?2, ?3, ?4)",
             )?;
             for l in &batch.loose {
-                loose.execute(params![l.server, l.at.0, l.kind.as_str(), l.line])?;
+                loose.execute(params![l.server, l.at.0, l.kind.as_str(), l.no as i64])?;
             }
             if let Some(cp) = &batch.checkpoint {
                 self.conn.prepare_cached(
@@ -332,8 +354,11 @@ impl Store for SqliteStore {
             encode_batch(&mut batch);
         }
         let encoded = match batch.encoded.take().map(|e| e.downcast::<Encoded>()) {
-            Some(Ok(e)) => e.0,
-            _ => Vec::new(),
+            Some(Ok(e)) => *e,
+            _ => Encoded {
+                docs: Vec::new(),
+                chunks: Ok(Vec::new()),
+            },
         };
         if !self.in_tx {
             self.conn.execute_batch("BEGIN")?;
@@ -407,7 +432,7 @@ impl Store for SqliteStore {
         for row in rows {
             let (doc, detail) = row?;
             let mut m = Self::decode(&doc)?;
-            (m.lines, m.events) = decode_detail(&detail)?;
+            decode_detail(&detail, &mut m)?;
             out.push(m);
         }
         Ok(out)
@@ -470,7 +495,18 @@ impl Store for SqliteStore {
             return Ok(None);
         };
         let mut m = Self::decode(&doc)?;
-        (m.lines, m.events) = decode_detail(&detail)?;
+        decode_detail(&detail, &mut m)?;
+        let mut reader = raw::Reader::new(&self.conn);
+        for &no in &m.line_nos {
+            let text = reader.line(no)?.unwrap_or_default();
+            m.lines.push(text.to_string());
+        }
+        for e in &mut m.events {
+            if let Some((no, col)) = e.source {
+                let text = reader.line(no)?.unwrap_or_default();
+                e.text = text.get(col as usize..).unwrap_or_default().to_string();
+            }
+        }
         Ok(Some(m))
     }
 
@@ -497,7 +533,7 @@ impl Store for SqliteStore {
     }
 
     fn loose_lines(&self, f: &LooseFilter, paging: Paging) -> Result<Vec<LooseLine>, StoreError> {
-        let mut sql = String::from("SELECT server, at, kind, line FROM loose_lines WHERE 1=1");
+        let mut sql = String::from("SELECT server, at, kind, line_no FROM loose_lines WHERE 1=1");
         let mut p: Vec<rusqlite::types::Value> = Vec::new();
         if let Some(k) = &f.kind {
             sql.push_str(" AND kind = ?");
@@ -507,10 +543,6 @@ impl Store for SqliteStore {
             sql.push_str(" AND server = ?");
             p.push(s.clone().into());
         }
-        if let Some(c) = &f.contains {
-            sql.push_str(" AND instr(line, ?) > 0");
-            p.push(c.clone().into());
-        }
         if let Some(t) = f.since {
             sql.push_str(" AND at >= ?");
             p.push(t.0.into());
@@ -519,13 +551,38 @@ impl Store for SqliteStore {
             sql.push_str(" AND at < ?");
             p.push(t.0.into());
         }
-        sql.push_str(" ORDER BY at, id LIMIT ? OFFSET ?");
-        p.push(i64::from(paging.limit).into());
-        p.push((paging.offset() as i64).into());
+        sql.push_str(" ORDER BY at, id");
+        // The text is in the raw log: a substring filter reads it line by line, so paging
+        // happens here rather than in SQL.
+        if f.contains.is_none() {
+            sql.push_str(" LIMIT ? OFFSET ?");
+            p.push(i64::from(paging.limit).into());
+            p.push((paging.offset() as i64).into());
+        }
         let mut st = self.conn.prepare(&sql)?;
-        let rows = st.query_map(rusqlite::params_from_iter(p.iter()), |r| {
+        let mut rows = st.query(rusqlite::params_from_iter(p.iter()))?;
+        let mut reader = raw::Reader::new(&self.conn);
+        let mut skip = if f.contains.is_some() {
+            paging.offset()
+        } else {
+            0
+        };
+        let mut out = Vec::new();
+        while let Some(r) = rows.next()? {
+            if out.len() >= paging.limit as usize {
+                break;
+            }
+            let no = r.get::<_, i64>(3)? as LineNo;
+            let line = reader.line(no)?.unwrap_or_default();
+            if f.contains.as_deref().is_some_and(|c| !line.contains(c)) {
+                continue;
+            }
+            if skip > 0 {
+                skip -= 1;
+                continue;
+            }
             let kind: String = r.get(2)?;
-            Ok(LooseLine {
+            out.push(LooseLine {
                 server: r.get(0)?,
                 at: Ts(r.get(1)?),
                 kind: match kind.as_str() {
@@ -534,10 +591,22 @@ impl Store for SqliteStore {
                     "notice" => LooseKind::Notice,
                     _ => LooseKind::Unparsed,
                 },
-                line: r.get(3)?,
-            })
-        })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+                no,
+                line: line.to_string(),
+            });
+        }
+        Ok(out)
+    }
+
+    fn next_line_no(&self) -> Result<LineNo, StoreError> {
+        raw::next_no(&self.conn)
+    }
+
+    fn raw_lines(&self, nos: &[LineNo]) -> Result<Vec<Option<String>>, StoreError> {
+        let mut reader = raw::Reader::new(&self.conn);
+        nos.iter()
+            .map(|&no| Ok(reader.line(no)?.map(str::to_string)))
+            .collect()
     }
 
     fn stats(&self) -> Result<StoreStats, StoreError> {

@@ -81,7 +81,28 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (ident, ident_len)
      );
      CREATE TABLE correlator (id INTEGER PRIMARY KEY CHECK (id = 1), state TEXT NOT NULL);",
+    // 2: the raw log. Every line read is stored once, zstd-compressed, in chunks of consecutive
+    // line numbers (`raw.rs`); message details (`detail.rs`) and loose lines refer to numbers.
+    // Stores of version 1 kept the text in each message and are not read (see
+    // `FIRST_READABLE`), so this runs only on the way up from an empty file.
+    "CREATE TABLE raw_chunks (
+        first INTEGER PRIMARY KEY,
+        count INTEGER NOT NULL,
+        data BLOB NOT NULL
+     );
+     DROP TABLE loose_lines;
+     CREATE TABLE loose_lines (
+        id INTEGER PRIMARY KEY,
+        server TEXT NOT NULL,
+        at INTEGER NOT NULL,
+        kind TEXT NOT NULL,
+        line_no INTEGER NOT NULL
+     );
+     CREATE INDEX loose_lines_at ON loose_lines (at);",
 ];
+
+/// Stores older than this were written by development versions without a migration path.
+const FIRST_READABLE: i64 = 2;
 
 /// The newest schema version this build knows.
 pub const VERSION: i64 = MIGRATIONS.len() as i64;
@@ -125,6 +146,12 @@ pub fn migrate(conn: &Connection, path: &str) -> Result<(), StoreError> {
             path: path.to_string(),
             found: version,
             supported: VERSION,
+        });
+    }
+    if version > 0 && version < FIRST_READABLE {
+        return Err(StoreError::TooOld {
+            path: path.to_string(),
+            found: version,
         });
     }
     for (i, m) in MIGRATIONS.iter().enumerate().skip(version as usize) {
