@@ -298,7 +298,7 @@ impl Correlator {
         line: &str,
     ) {
         match rec.queue_id {
-            Some(qid) => self.queue_record(s, at, pid, qid, rec, text, line),
+            Some(qid) => self.queue_record(s, at, pid, qid, rec, text),
             None => self.session_record(s, at, pid, rec, text, line),
         }
     }

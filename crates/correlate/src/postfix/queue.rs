@@ -13,7 +13,6 @@ impl Correlator {
         qid: &str,
         rec: &Record<'_>,
         text: &str,
-        _line: &str,
     ) {
         let pid = pid.unwrap_or(0);
         let cur = self.cur;
