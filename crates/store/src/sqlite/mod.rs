@@ -657,5 +657,19 @@ mod tests {
             vec![0x42u8; 8192],
             "never reset"
         );
+        // A store of the development layout without a raw log (schema 1) is refused, untouched.
+        drop(s);
+        let conn = Connection::open(&p).unwrap();
+        conn.execute(
+            "UPDATE mailtrace_meta SET value = '1' WHERE key = 'schema_version'",
+            [],
+        )
+        .unwrap();
+        drop(conn);
+        let e = SqliteStore::open(&p)
+            .err()
+            .expect("schema 1 must be refused");
+        assert!(matches!(e, StoreError::TooOld { found: 1, .. }), "{e}");
+        assert!(e.to_string().contains("new store"), "{e}");
     }
 }
