@@ -243,7 +243,11 @@ impl<'s> Ingestor<'s> {
                 }
                 let out = correlator.finish_input();
                 let state = serde_json::to_string(&correlator.state(None, None))?;
-                let _ = tx.send(batch(out, RawLines::starting_at(next_no), None, state));
+                let _ = tx.send(commit(
+                    batch(out, RawLines::starting_at(next_no)),
+                    None,
+                    state,
+                ));
                 Ok(())
             })();
             drop(tx);
@@ -265,17 +269,24 @@ impl<'s> Ingestor<'s> {
     }
 }
 
-/// What correlation produced, with where the input stands and the state to resume from.
-fn batch(out: Output, raw: RawLines, checkpoint: Option<Checkpoint>, state: String) -> WriteBatch {
+/// What correlation produced since the last batch, with the raw lines read meanwhile: part of
+/// the next commit (`pending`) until [`commit`] gives it a checkpoint and the state.
+fn batch(out: Output, raw: RawLines) -> WriteBatch {
     WriteBatch {
         raw,
         messages: out.messages,
         loose: out.loose,
-        checkpoint,
-        state: Some(state),
-        pending: false,
-        encoded: None,
+        pending: true,
+        ..WriteBatch::default()
     }
+}
+
+/// A batch that commits, with where the input stands and the state to resume from.
+fn commit(mut b: WriteBatch, checkpoint: Option<Checkpoint>, state: String) -> WriteBatch {
+    b.checkpoint = checkpoint;
+    b.state = Some(state);
+    b.pending = false;
+    b
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -347,7 +358,9 @@ fn ingest_one(
             offset,
             lines,
         };
-        Ok(tx.send(batch(out, raw, Some(checkpoint), state)).is_ok())
+        Ok(tx
+            .send(commit(batch(out, raw), Some(checkpoint), state))
+            .is_ok())
     };
     loop {
         let n = r.next_line(&mut buf).map_err(io)?;
@@ -375,15 +388,7 @@ fn ingest_one(
                 last_commit = std::time::Instant::now();
                 send(correlator, raw, offset, lines_total, &ctx)?
             } else {
-                let out = correlator.drain();
-                tx.send(WriteBatch {
-                    raw,
-                    messages: out.messages,
-                    loose: out.loose,
-                    pending: true,
-                    ..WriteBatch::default()
-                })
-                .is_ok()
+                tx.send(batch(correlator.drain(), raw)).is_ok()
             };
             if !sent {
                 break; // the writer failed; its error is reported by the caller
