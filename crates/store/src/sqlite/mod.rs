@@ -281,13 +281,6 @@ impl SqliteStore {
                     statuses,
                     m.id,
                 ];
-                let (doc, detail) = if std::env::var_os("XP_NODETAIL").is_some() {
-                    (doc, Vec::new())
-                } else if std::env::var_os("XP_NODOC").is_some() {
-                    (Vec::new(), Vec::new())
-                } else {
-                    (doc, detail)
-                };
                 if ins.execute(values)? == 1 {
                     ins_doc.execute(params![self.conn.last_insert_rowid(), doc, detail])?;
                 } else {
