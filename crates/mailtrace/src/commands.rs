@@ -10,7 +10,7 @@ use jiff::tz::TimeZone;
 use mailtrace_ingest::{Ingestor, Input, Options};
 use mailtrace_model::{Message, Status, Ts};
 use mailtrace_query::output::{format_time, sanitize, table, write_csv, Column, MessageJson};
-use mailtrace_query::{parse_duration, parse_instant, AddressPattern, Filter, Paging, TimePreset};
+use mailtrace_query::{parse_instant, Filter, FilterParams, Paging};
 use mailtrace_store::sqlite::SqliteStore;
 use mailtrace_store::{LooseFilter, Store};
 use std::io::{self, BufWriter, Write};
@@ -121,51 +121,37 @@ fn ingest(store: &mut dyn Store, a: &IngestArgs, tz: &TimeZone) -> Result<ExitCo
     Ok(ExitCode::SUCCESS)
 }
 
-/// Build the store filter from the command-line criteria.
+/// Build the store filter from the command-line criteria (the same conversion as the API's).
 pub fn filter_from(a: &FilterArgs, tz: &TimeZone, now: Ts) -> Result<Filter> {
-    let addr = |v: &Option<String>, field: &str| -> Result<Option<AddressPattern>> {
-        v.as_deref()
-            .map(|s| {
-                s.parse::<AddressPattern>()
-                    .with_context(|| format!("--{field}"))
-            })
-            .transpose()
+    let when = if a.today {
+        Some("today".to_string())
+    } else if a.yesterday {
+        Some("yesterday".to_string())
+    } else {
+        a.last.clone()
     };
-    let mut status = Vec::new();
-    for s in &a.status {
-        status.push(s.parse::<Status>().context("--status")?);
-    }
-    let mut f = Filter {
-        from: addr(&a.from, "from")?,
-        to: addr(&a.to, "to")?,
+    let params = FilterParams {
+        from: a.from.clone(),
+        to: a.to.clone(),
         subject: a.subject.clone(),
-        status,
+        status: (!a.status.is_empty()).then(|| a.status.join(",")),
         queue_id: a.queue_id.clone(),
         message_id: a.message_id.clone(),
         client: a.client.clone(),
         relay: a.relay.clone(),
         server: a.server.clone(),
         reason: a.reason.clone(),
-        since: instant(a.since.as_deref(), tz, "since")?,
-        until: instant(a.until.as_deref(), tz, "until")?,
+        since: a.since.clone(),
+        until: a.until.clone(),
+        when,
     };
-    let preset = if a.today {
-        Some(TimePreset::Today)
-    } else if a.yesterday {
-        Some(TimePreset::Yesterday)
-    } else {
-        a.last
-            .as_deref()
-            .map(parse_duration)
-            .transpose()?
-            .map(TimePreset::Last)
-    };
-    if let Some(p) = preset {
-        let (s, u) = p.range(now, tz);
-        f.since = Some(s);
-        f.until = u.or(f.until);
-    }
-    Ok(f.normalized())
+    params.build(tz, now).map_err(|e| {
+        let flag = match e.field {
+            "when" if a.last.is_some() => "last",
+            f => f,
+        };
+        anyhow::anyhow!("--{}: {}", flag.replace('_', "-"), e.message)
+    })
 }
 
 /// An optional `--since`/`--until` value.

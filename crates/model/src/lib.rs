@@ -203,7 +203,7 @@ pub type LineNo = u64;
 pub struct Event {
     /// When it happened.
     pub at: Ts,
-    /// Short machine-readable kind (`connect`, `received`, `message-id`, `queued`, `delivery`, ...).
+    /// Short machine-readable kind (`received`, `message-id`, `queued`, `sent`, `deferred`, ...).
     pub kind: Cow<'static, str>,
     /// Human-readable description. Empty while [`Event::source`] names the raw line it is the
     /// tail of (the pipeline does not copy it); a store fills it in when it reads the event.
@@ -211,6 +211,34 @@ pub struct Event {
     /// The raw line the text comes from: its number and the byte where the text starts.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<(LineNo, u32)>,
+}
+
+/// Timeline kinds that every MTA's correlator uses for the same moments, so front ends can
+/// point at them (the dashboard highlights their lines).
+pub mod event_kind {
+    /// The server took the message into its queue (Postfix: the `qmgr` `from=` line).
+    pub const QUEUED: &str = "queued";
+    /// A next hop (a remote server, a mailbox, a content filter) accepted the message for a
+    /// recipient (Postfix: `status=sent`).
+    pub const SENT: &str = "sent";
+}
+
+impl Message {
+    /// The raw lines (numbers) where the message was accepted: by this server into its queue
+    /// ([`event_kind::QUEUED`]) and by a next hop ([`event_kind::SENT`]), in timeline order.
+    pub fn acceptance_lines(&self) -> Vec<(LineNo, &'static str)> {
+        self.events
+            .iter()
+            .filter_map(|e| {
+                let kind = match e.kind.as_ref() {
+                    event_kind::QUEUED => event_kind::QUEUED,
+                    event_kind::SENT => event_kind::SENT,
+                    _ => return None,
+                };
+                e.source.map(|(no, _)| (no, kind))
+            })
+            .collect()
+    }
 }
 
 impl Event {

@@ -13,7 +13,9 @@
 
 mod filter;
 pub mod output;
+mod params;
 
 pub use filter::{
     parse_duration, parse_instant, AddressPattern, Filter, FilterError, Paging, TimePreset,
 };
+pub use params::FilterParams;

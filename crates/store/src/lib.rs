@@ -192,6 +192,15 @@ pub struct StoreStats {
     pub unparsed: u64,
 }
 
+/// Values to pick from in a search form, each with its number of messages, most first.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Facets {
+    /// Server names.
+    pub servers: Vec<(String, u64)>,
+    /// Sender domains.
+    pub sender_domains: Vec<(String, u64)>,
+}
+
 /// Which loose lines to list.
 #[derive(Debug, Clone, Default)]
 pub struct LooseFilter {
@@ -311,4 +320,10 @@ pub trait Store: Send {
     /// # Errors
     /// The backend failed.
     fn stats(&self) -> Result<StoreStats, StoreError>;
+
+    /// The servers and the `limit` busiest sender domains.
+    ///
+    /// # Errors
+    /// The backend failed.
+    fn facets(&self, limit: usize) -> Result<Facets, StoreError>;
 }

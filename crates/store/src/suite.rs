@@ -120,6 +120,7 @@ pub fn run_all(make: &mut dyn FnMut() -> Box<dyn Store>) {
     pending_batches(make().as_mut());
     loose_lines(make().as_mut());
     hostile_text_is_data(make().as_mut());
+    facets(make().as_mut());
 }
 
 /// Write `messages` the way an ingest does: their `lines` go to the raw log (numbered after
@@ -678,4 +679,28 @@ pub fn hostile_text_is_data(store: &mut dyn Store) {
         vec![7]
     );
     assert_eq!(store.get(7).unwrap().as_ref(), Some(&read[0]));
+}
+
+/// Servers and sender domains to pick from, busiest first; the null sender has no domain.
+pub fn facets(store: &mut dyn Store) {
+    assert_eq!(store.facets(10).unwrap(), crate::Facets::default());
+    let mut messages = vec![
+        sample(1, "mx1", "A1", 1_000),
+        sample(2, "mx1", "A2", 2_000),
+        sample(3, "mx2", "A3", 3_000),
+        sample(4, "mx1", "A4", 4_000),
+        sample(5, "mx2", "A5", 5_000),
+    ];
+    messages[2].sender = Some("carol@Other.test".into());
+    messages[3].sender = Some("dave@other.test".into());
+    messages[4].sender = Some(String::new());
+    write_ingested(store, messages);
+    let f = store.facets(10).unwrap();
+    assert_eq!(f.servers, vec![("mx1".into(), 3), ("mx2".into(), 2)]);
+    assert_eq!(
+        f.sender_domains,
+        vec![("example.com".into(), 2), ("other.test".into(), 2)],
+        "lower-cased, ties by name, <> left out"
+    );
+    assert_eq!(store.facets(1).unwrap().sender_domains.len(), 1);
 }

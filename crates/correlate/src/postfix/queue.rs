@@ -255,7 +255,8 @@ impl Correlator {
                         },
                     ));
                 }
-                "delivery"
+                // The timeline names the outcome: sent, deferred, bounced...
+                d.status.as_str()
             }
             Kind::Expired { .. } => {
                 for r in &mut m.recipients {

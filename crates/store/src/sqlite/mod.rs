@@ -614,6 +614,27 @@ impl Store for SqliteStore {
             unparsed: one("SELECT count(*) FROM loose_lines WHERE kind = 'unparsed'")?,
         })
     }
+
+    fn facets(&self, limit: usize) -> Result<crate::Facets, StoreError> {
+        let counted = |sql: &str, limit: usize| -> Result<Vec<(String, u64)>, StoreError> {
+            let mut st = self.conn.prepare(sql)?;
+            let rows = st.query_map([limit as i64], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64))
+            })?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        };
+        Ok(crate::Facets {
+            servers: counted(
+                "SELECT server, count(*) AS n FROM messages GROUP BY server ORDER BY n DESC, server LIMIT ?1",
+                1000,
+            )?,
+            sender_domains: counted(
+                "SELECT sender_domain, count(*) AS n FROM messages WHERE sender_domain IS NOT NULL \
+                 GROUP BY sender_domain ORDER BY n DESC, sender_domain LIMIT ?1",
+                limit,
+            )?,
+        })
+    }
 }
 
 #[cfg(test)]
