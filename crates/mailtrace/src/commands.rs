@@ -9,7 +9,9 @@ use anyhow::{bail, Context, Result};
 use jiff::tz::TimeZone;
 use mailtrace_ingest::{Ingestor, Input, Options};
 use mailtrace_model::{Message, Status, Ts};
-use mailtrace_query::output::{format_time, sanitize, table, write_csv, Column, MessageJson};
+use mailtrace_query::output::{
+    detail_json, format_time, sanitize, table, write_csv, Column, MessageJson,
+};
 use mailtrace_query::{parse_instant, Filter, FilterParams, Paging};
 use mailtrace_store::sqlite::SqliteStore;
 use mailtrace_store::{LooseFilter, Store};
@@ -286,18 +288,7 @@ fn show(store: &dyn Store, a: &ShowArgs, tz: &TimeZone) -> Result<ExitCode> {
             let mut out = BufWriter::new(io::stdout().lock());
             match a.format {
                 ShowFormat::Json => {
-                    let mut v = serde_json::to_value(MessageJson::new(&m))?;
-                    if let Some(rcpts) = v["recipients"].as_array_mut() {
-                        for (j, r) in rcpts.iter_mut().zip(&m.recipients) {
-                            j["history"] = serde_json::to_value(&r.attempts)?;
-                        }
-                    }
-                    v["timeline"] = serde_json::to_value(&m.events)?;
-                    v["raw"] = serde_json::to_value(&m.lines)?;
-                    v["related"] = serde_json::to_value(
-                        related.iter().map(MessageJson::new).collect::<Vec<_>>(),
-                    )?;
-                    serde_json::to_writer_pretty(&mut out, &v)?;
+                    serde_json::to_writer_pretty(&mut out, &detail_json(&m, &related)?)?;
                     writeln!(out)?;
                 }
                 ShowFormat::Text => print_message(&mut out, &m, &related, a.raw, tz)?,

@@ -243,11 +243,24 @@ fn show_by_queue_id_and_message_id_with_raw_lines() {
             .any(|e| e.to_string().contains("client=localhost")),
         "{timeline:?}"
     );
-    assert!(j["raw"]
-        .as_array()
-        .unwrap()
+    let raw = j["raw"].as_array().unwrap();
+    assert!(raw
         .iter()
-        .any(|l| l.as_str().unwrap().contains("client=")));
+        .any(|l| l["text"].as_str().unwrap().contains("client=")));
+    // The lines where the message was accepted are marked: into the queue, and by the sink.
+    let marked = |kind: &str| -> Vec<&str> {
+        raw.iter()
+            .filter(|l| l["accepted"] == kind)
+            .map(|l| l["text"].as_str().unwrap())
+            .collect()
+    };
+    assert!(matches!(&marked("queued")[..], [l] if l.contains("qmgr") && l.contains("from=")));
+    assert!(matches!(&marked("sent")[..], [l] if l.contains("status=sent")));
+    assert_eq!(
+        raw.iter().filter(|l| l.get("accepted").is_some()).count(),
+        2,
+        "deferrals are not acceptances"
+    );
     let by_qid = ok(&db, &["show", &qid]);
     assert!(by_qid.contains("<case17@harness.test>"));
     // The bounced message links to its notification, and the notification back.
@@ -258,6 +271,10 @@ fn show_by_queue_id_and_message_id_with_raw_lines() {
     .unwrap();
     let related = b["related"].as_array().unwrap();
     assert_eq!(related.len(), 1, "{b}");
+    assert!(
+        b["id"].is_string(),
+        "ids are strings: 63 bits do not fit a JS number"
+    );
     assert_eq!(related[0]["bounce_of"], b["id"]);
     assert_eq!(related[0]["sender"], "");
     let missing = mailtrace(&db, &["show", "NOSUCHID"]);

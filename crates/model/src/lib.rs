@@ -226,12 +226,18 @@ pub mod event_kind {
 impl Message {
     /// The raw lines (numbers) where the message was accepted: by this server into its queue
     /// ([`event_kind::QUEUED`]) and by a next hop ([`event_kind::SENT`]), in timeline order.
+    /// A message queued again after a deferral is logged as queued again: only the first
+    /// counts.
     pub fn acceptance_lines(&self) -> Vec<(LineNo, &'static str)> {
+        let mut queued = false;
         self.events
             .iter()
             .filter_map(|e| {
                 let kind = match e.kind.as_ref() {
-                    event_kind::QUEUED => event_kind::QUEUED,
+                    event_kind::QUEUED if !queued => {
+                        queued = true;
+                        event_kind::QUEUED
+                    }
                     event_kind::SENT => event_kind::SENT,
                     _ => return None,
                 };

@@ -6,7 +6,7 @@
 //! relay, delay_s, attempts, last_attempt_at`. Times are RFC 3339 in UTC.
 
 use jiff::tz::TimeZone;
-use mailtrace_model::{Message, Recipient, Ts};
+use mailtrace_model::{LineNo, Message, Recipient, Ts};
 use serde::Serialize;
 use std::fmt::Write as _;
 use std::io;
@@ -172,7 +172,8 @@ pub fn format_time(t: Ts, tz: &TimeZone) -> String {
 /// JSON view of a message (see the module documentation for the field names).
 #[derive(Debug, Serialize)]
 pub struct MessageJson<'a> {
-    /// Stable id.
+    /// Stable id, as a string: ids use 63 bits, more than a JavaScript number holds exactly.
+    #[serde(serialize_with = "id_string")]
     pub id: i64,
     /// Server.
     pub server: &'a str,
@@ -204,9 +205,11 @@ pub struct MessageJson<'a> {
     pub open: bool,
     /// Rejection/hold reason.
     pub reason: Option<&'a str>,
-    /// Content-filter parent.
+    /// Content-filter parent (id as a string).
+    #[serde(serialize_with = "opt_id_string")]
     pub parent_id: Option<i64>,
-    /// Message a notification reports on.
+    /// Message a notification reports on (id as a string).
+    #[serde(serialize_with = "opt_id_string")]
     pub bounce_of: Option<i64>,
     /// Recipients.
     pub recipients: Vec<RecipientJson<'a>>,
@@ -277,6 +280,59 @@ impl<'a> MessageJson<'a> {
                 .collect(),
         }
     }
+}
+
+fn id_string<S: serde::Serializer>(id: &i64, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(id)
+}
+
+fn opt_id_string<S: serde::Serializer>(id: &Option<i64>, s: S) -> Result<S::Ok, S::Error> {
+    match id {
+        Some(id) => s.collect_str(id),
+        None => s.serialize_none(),
+    }
+}
+
+/// One raw log line of a message, as the detail views show it.
+#[derive(Debug, Serialize)]
+pub struct RawLineJson<'a> {
+    /// Line number in the store.
+    pub no: LineNo,
+    /// The line.
+    pub text: &'a str,
+    /// Where the message was accepted on this line: `queued` (this server took it into its
+    /// queue) or `sent` (the next hop accepted it); absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub accepted: Option<&'static str>,
+}
+
+/// The raw lines of a message (as filled in by a store's `get`), acceptance lines marked.
+pub fn raw_lines(m: &Message) -> Vec<RawLineJson<'_>> {
+    let accepted = m.acceptance_lines();
+    m.line_nos
+        .iter()
+        .zip(&m.lines)
+        .map(|(no, text)| RawLineJson {
+            no: *no,
+            text,
+            accepted: accepted.iter().find(|(n, _)| n == no).map(|(_, k)| *k),
+        })
+        .collect()
+}
+
+/// The full JSON view of one message: [`MessageJson`] plus every attempt per recipient
+/// (`recipients[].history`), the `timeline`, the `raw` lines and the `related` messages.
+pub fn detail_json(m: &Message, related: &[Message]) -> serde_json::Result<serde_json::Value> {
+    let mut v = serde_json::to_value(MessageJson::new(m))?;
+    if let Some(rcpts) = v["recipients"].as_array_mut() {
+        for (j, r) in rcpts.iter_mut().zip(&m.recipients) {
+            j["history"] = serde_json::to_value(&r.attempts)?;
+        }
+    }
+    v["timeline"] = serde_json::to_value(&m.events)?;
+    v["raw"] = serde_json::to_value(raw_lines(m))?;
+    v["related"] = serde_json::to_value(related.iter().map(MessageJson::new).collect::<Vec<_>>())?;
+    Ok(v)
 }
 
 /// Make a CSV cell safe for spreadsheets: a cell starting with `=`, `+`, `-`, `@`, tab or CR
