@@ -33,8 +33,47 @@ pub enum Command {
     Lines(LinesArgs),
     /// What the store holds.
     Stats,
-    /// Ingest a bundled real Postfix log into a temporary store and show what mailtrace finds.
-    Demo,
+    /// Serve the web dashboard and the JSON API.
+    Serve(ServeArgs),
+    /// Print an Argon2id hash of a password (read from standard input) for a --users file.
+    HashPassword,
+    /// Ingest a bundled real Postfix log into a temporary store, show what mailtrace finds,
+    /// and serve the dashboard on it.
+    Demo(DemoArgs),
+}
+
+/// Who may use the server.
+#[derive(Args, Debug, Clone, Default)]
+pub struct AuthArgs {
+    /// Shared secret (at least 16 characters): `Authorization: Bearer TOKEN`, or as the
+    /// password of HTTP Basic with any user name.
+    #[arg(long, env = "MAILTRACE_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// Users file: one `name:HASH` per line, HASH from `mailtrace hash-password`.
+    #[arg(long, env = "MAILTRACE_USERS", value_name = "FILE")]
+    pub users: Option<PathBuf>,
+}
+
+/// `serve`.
+#[derive(Args, Debug)]
+pub struct ServeArgs {
+    /// Address to listen on. Beyond loopback, --token or --users is required.
+    #[arg(long, env = "MAILTRACE_LISTEN", default_value = "127.0.0.1:8025")]
+    pub listen: std::net::SocketAddr,
+    /// Authentication.
+    #[command(flatten)]
+    pub auth: AuthArgs,
+}
+
+/// `demo`.
+#[derive(Args, Debug)]
+pub struct DemoArgs {
+    /// Print the search and the message, then exit (do not start the dashboard).
+    #[arg(long)]
+    pub no_serve: bool,
+    /// Address of the dashboard.
+    #[arg(long, default_value = "127.0.0.1:8025")]
+    pub listen: std::net::SocketAddr,
 }
 
 /// `ingest`.

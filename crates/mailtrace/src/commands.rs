@@ -1,8 +1,8 @@
 //! One function per command; `run` wires them to the parsed command line.
 
 use crate::cli::{
-    Cli, Command, ExportArgs, ExportFormat, FilterArgs, IngestArgs, LinesArgs, SearchArgs,
-    SearchFormat, ShowArgs, ShowFormat,
+    AuthArgs, Cli, Command, DemoArgs, ExportArgs, ExportFormat, FilterArgs, IngestArgs, LinesArgs,
+    SearchArgs, SearchFormat, ShowArgs, ShowFormat,
 };
 use crate::progress::Bar;
 use anyhow::{bail, Context, Result};
@@ -13,9 +13,11 @@ use mailtrace_query::output::{
     detail_json, format_time, sanitize, table, write_csv, Column, MessageJson,
 };
 use mailtrace_query::{parse_instant, Filter, FilterParams, Paging};
+use mailtrace_serve::{Auth, Config, Opener};
 use mailtrace_store::sqlite::SqliteStore;
 use mailtrace_store::{LooseFilter, Store};
 use std::io::{self, BufWriter, Write};
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -39,8 +41,46 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             println!("{}", serde_json::to_string_pretty(&s)?);
             Ok(ExitCode::SUCCESS)
         }
-        Command::Demo => demo(&tz),
+        Command::Serve(a) => {
+            let path = store_path(cli.db, false)?;
+            serve(path, a.listen, &a.auth)
+        }
+        Command::HashPassword => hash_password(),
+        Command::Demo(a) => demo(&a, &tz),
     }
+}
+
+fn auth(a: &AuthArgs) -> Result<Auth> {
+    let users = match &a.users {
+        Some(p) => Auth::read_users(p)?,
+        None => Vec::new(),
+    };
+    Ok(Auth::new(a.token.clone(), users)?)
+}
+
+/// Serve the dashboard over the store at `path` until interrupted.
+fn serve(path: PathBuf, listen: SocketAddr, a: &AuthArgs) -> Result<ExitCode> {
+    let config = Config {
+        listen,
+        auth: auth(a)?,
+    };
+    let open: Box<Opener> =
+        Box::new(move || SqliteStore::open(&path).map(|s| Box::new(s) as Box<dyn Store>));
+    mailtrace_serve::run_blocking(config, open, |addr| {
+        println!("mailtrace dashboard: http://{addr}/  (API: http://{addr}/api/v1/, Ctrl-C stops)");
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn hash_password() -> Result<ExitCode> {
+    let mut pw = String::new();
+    io::stdin().read_line(&mut pw)?;
+    let pw = pw.trim_end_matches(['\r', '\n']);
+    if pw.is_empty() {
+        bail!("no password on standard input");
+    }
+    println!("{}", mailtrace_serve::hash_password(pw)?);
+    Ok(ExitCode::SUCCESS)
 }
 
 fn zone(name: Option<&str>) -> Result<TimeZone> {
@@ -57,7 +97,7 @@ fn default_db() -> PathBuf {
         .join("mailtrace.db")
 }
 
-fn open_store(db: Option<PathBuf>, create: bool) -> Result<Box<dyn Store>> {
+fn store_path(db: Option<PathBuf>, create: bool) -> Result<PathBuf> {
     let path = db.unwrap_or_else(default_db);
     if !create && !path.exists() {
         bail!(
@@ -68,7 +108,11 @@ fn open_store(db: Option<PathBuf>, create: bool) -> Result<Box<dyn Store>> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
-    Ok(Box::new(SqliteStore::open(&path)?))
+    Ok(path)
+}
+
+fn open_store(db: Option<PathBuf>, create: bool) -> Result<Box<dyn Store>> {
+    Ok(Box::new(SqliteStore::open(&store_path(db, create)?)?))
 }
 
 fn ingest(store: &mut dyn Store, a: &IngestArgs, tz: &TimeZone) -> Result<ExitCode> {
@@ -479,7 +523,7 @@ fn lines(store: &dyn Store, a: &LinesArgs, tz: &TimeZone) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn demo(tz: &TimeZone) -> Result<ExitCode> {
+fn demo(a: &DemoArgs, tz: &TimeZone) -> Result<ExitCode> {
     let dir = tempfile::tempdir()?;
     let log = dir.path().join("mail.log");
     std::fs::write(&log, DEMO_LOG)?;
@@ -522,5 +566,10 @@ fn demo(tz: &TimeZone) -> Result<ExitCode> {
         let related = store.related(m.id)?;
         print_message(&mut io::stdout().lock(), &full, &related, true, tz)?;
     }
-    Ok(ExitCode::SUCCESS)
+    drop(store);
+    if a.no_serve {
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!();
+    serve(db, a.listen, &AuthArgs::default())
 }

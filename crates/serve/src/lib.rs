@@ -1,0 +1,213 @@
+//! The web dashboard and the JSON API, served from one process over a store.
+//!
+//! Stage: serve. [`router`] builds the whole application: the JSON API under `/api/v1/`
+//! ([`api`]), its OpenAPI document at `/api/openapi.json`, the HTML pages ([`pages`]) and their
+//! embedded assets. Every handler reads the store through a small [`pool::Pool`] of store
+//! connections on blocking threads. [`run`] binds and serves until SIGINT/SIGTERM.
+//!
+//! Everything that comes from logs is attacker-controlled: pages are rendered by askama, which
+//! escapes HTML; the page script only ever sets `textContent`; CSV cells are defused.
+//! A server bound beyond loopback refuses to start without [`Auth`].
+
+pub mod api;
+mod assets;
+pub mod auth;
+pub mod pages;
+pub mod pool;
+mod query;
+
+pub use auth::{hash_password, Auth, AuthError};
+
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use mailtrace_store::{Facets, Store, StoreError};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// How the server runs.
+pub struct Config {
+    /// Address to listen on (port 0: any free port).
+    pub listen: SocketAddr,
+    /// Who may use it.
+    pub auth: Auth,
+}
+
+/// Why the server did not start or stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// Listening beyond loopback without credentials.
+    #[error("refusing to listen on {0} without authentication: pass --token (or MAILTRACE_TOKEN) or --users FILE, or listen on a loopback address such as 127.0.0.1")]
+    NoAuth(SocketAddr),
+    /// Binding or serving failed.
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    /// The store cannot be opened.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Opens a store connection (the pool calls it when it needs one more).
+pub type Opener = dyn Fn() -> Result<Box<dyn Store>, StoreError> + Send + Sync;
+
+/// What every handler shares.
+pub struct AppState {
+    pool: pool::Pool,
+    auth: Auth,
+    facets: Mutex<Option<(Instant, Arc<Facets>)>>,
+}
+
+/// Shared state of the handlers.
+pub type Shared = Arc<AppState>;
+
+impl AppState {
+    /// State over stores made by `open`.
+    pub fn new(open: Box<Opener>, auth: Auth) -> Shared {
+        Arc::new(AppState {
+            pool: pool::Pool::new(open),
+            auth,
+            facets: Mutex::new(None),
+        })
+    }
+
+    /// Servers and sender domains for the search form, recomputed at most once a minute.
+    async fn facets(&self) -> Result<Arc<Facets>, StoreError> {
+        const FRESH: Duration = Duration::from_secs(60);
+        if let Some((at, f)) = &*self.facets.lock().unwrap_or_else(|e| e.into_inner()) {
+            if at.elapsed() < FRESH {
+                return Ok(f.clone());
+            }
+        }
+        let f = Arc::new(self.pool.run(|s| s.facets(200)).await?);
+        *self.facets.lock().unwrap_or_else(|e| e.into_inner()) = Some((Instant::now(), f.clone()));
+        Ok(f)
+    }
+}
+
+/// The whole application.
+pub fn router(state: Shared) -> Router {
+    Router::new()
+        .route("/", get(pages::search))
+        .route("/message/{id}", get(pages::message))
+        .route("/static/{file}", get(assets::serve))
+        .route("/api/openapi.json", get(api::openapi))
+        .route("/api/v1/messages", get(api::messages))
+        .route("/api/v1/messages/{id}", get(api::message))
+        .route("/api/v1/messages/{id}/raw", get(api::raw))
+        .route("/api/v1/export.csv", get(api::export_csv))
+        .route("/api/v1/export.json", get(api::export_json))
+        .route("/api/v1/facets", get(api::facets))
+        .route("/api/v1/stats", get(api::stats))
+        .route("/api/{*rest}", get(api::not_found))
+        .fallback(pages::not_found)
+        .layer(middleware::from_fn_with_state(state.clone(), guard))
+        .with_state(state)
+}
+
+/// Authentication for every route, and security headers on every response.
+async fn guard(State(state): State<Shared>, req: Request, next: Next) -> Response {
+    let mut res = if state.auth.allows(req.headers()) {
+        next.run(req).await
+    } else {
+        let mut res = if req.uri().path().starts_with("/api/") {
+            api::ApiError::new(StatusCode::UNAUTHORIZED, "authentication required").into_response()
+        } else {
+            (StatusCode::UNAUTHORIZED, "authentication required").into_response()
+        };
+        res.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Basic realm=\"mailtrace\", charset=\"UTF-8\""),
+        );
+        res
+    };
+    let h = res.headers_mut();
+    // Scripts only from this server (no inline script): injected markup cannot run.
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'",
+        ),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    res
+}
+
+/// Refuse to listen beyond loopback without credentials.
+///
+/// # Errors
+/// [`ServeError::NoAuth`].
+pub fn check(config: &Config) -> Result<(), ServeError> {
+    if !config.listen.ip().is_loopback() && !config.auth.is_configured() {
+        return Err(ServeError::NoAuth(config.listen));
+    }
+    Ok(())
+}
+
+/// Listen and serve until SIGINT or SIGTERM; `ready` gets the bound address (to print the URL).
+///
+/// # Errors
+/// [`check`] failed, or binding failed.
+pub async fn run(
+    config: Config,
+    open: Box<Opener>,
+    ready: impl FnOnce(SocketAddr),
+) -> Result<(), ServeError> {
+    check(&config)?;
+    // Open one store now, so that a bad path fails at start and not at the first request.
+    drop(open()?);
+    let listener = tokio::net::TcpListener::bind(config.listen).await?;
+    ready(listener.local_addr()?);
+    let app = router(AppState::new(open, config.auth));
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown())
+        .await?;
+    Ok(())
+}
+
+/// [`run`] on a runtime of its own, for a synchronous caller (the CLI).
+///
+/// # Errors
+/// As [`run`], or the runtime could not start.
+pub fn run_blocking(
+    config: Config,
+    open: Box<Opener>,
+    ready: impl FnOnce(SocketAddr),
+) -> Result<(), ServeError> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("serve")
+        .build()?
+        .block_on(run(config, open, ready))
+}
+
+async fn shutdown() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}

@@ -1,0 +1,466 @@
+//! The HTML pages: the search page (`/`) and the message page (`/message/{id}`).
+//!
+//! Rendered on the server by askama (every value from the logs is HTML-escaped); the page
+//! script (`/static/app.js`) only adds comforts: local times, remembered columns, the custom
+//! date fields. Everything works without it, times then in UTC.
+
+use crate::api::{load, parse_id, ApiError};
+use crate::query::SearchRequest;
+use crate::Shared;
+use askama::Template;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Response};
+use jiff::tz::TimeZone;
+use mailtrace_model::{Message, Status, Ts};
+use mailtrace_query::output::{raw_lines, Column};
+use mailtrace_query::FilterParams;
+
+/// Page sizes offered.
+const PAGE_SIZES: [u32; 6] = [20, 50, 100, 150, 200, 300];
+
+/// A column of the results table.
+pub struct ColumnView {
+    name: &'static str,
+    label: &'static str,
+    shown: bool,
+}
+
+/// A cell of the results table.
+pub struct CellView {
+    name: &'static str,
+    text: String,
+}
+
+/// A row of the results table.
+pub struct RowView {
+    id: String,
+    at: String,
+    at_utc: String,
+    status: &'static str,
+    cells: Vec<CellView>,
+}
+
+/// The search form's values, as typed.
+#[derive(Default)]
+pub struct FormView {
+    from: String,
+    to: String,
+    subject: String,
+    status: String,
+    queue_id: String,
+    message_id: String,
+    client: String,
+    relay: String,
+    server: String,
+    reason: String,
+    since: String,
+    until: String,
+    when: String,
+    limit: u32,
+    tz: String,
+}
+
+#[derive(Template)]
+#[template(path = "search.html")]
+struct SearchPage {
+    form: FormView,
+    error: Option<String>,
+    error_field: String,
+    columns: Vec<ColumnView>,
+    rows: Vec<RowView>,
+    searched: bool,
+    total: u64,
+    first: u64,
+    last: u64,
+    page: u32,
+    pages: u64,
+    prev_url: Option<String>,
+    next_url: Option<String>,
+    csv_url: String,
+    json_url: String,
+    api_url: String,
+    servers: Vec<String>,
+    domains: Vec<String>,
+    page_sizes: [u32; 6],
+    statuses: Vec<&'static str>,
+}
+
+fn label(name: &str) -> &'static str {
+    match name {
+        "time" => "Time",
+        "server" => "Server",
+        "queue_id" => "Queue id",
+        "message_id" => "Message-ID",
+        "from" => "From",
+        "to" => "To",
+        "subject" => "Subject",
+        "size" => "Size",
+        "status" => "Status",
+        "delay" => "Delay (s)",
+        "relay" => "Relay",
+        "dsn" => "DSN",
+        "smtp_code" => "SMTP code",
+        "response" => "Response",
+        "client" => "Client",
+        _ => "",
+    }
+}
+
+fn html(page: impl Template, status: StatusCode) -> Response {
+    match page.render() {
+        Ok(body) => (status, Html(body)).into_response(),
+        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, format!("template: {e}")).into_response(),
+    }
+}
+
+fn utc(t: Ts) -> String {
+    t.to_jiff().strftime("%Y-%m-%d %H:%M:%S UTC").to_string()
+}
+
+fn form_of(p: &FilterParams, req: &SearchRequest) -> FormView {
+    let v = |o: &Option<String>| o.clone().unwrap_or_default();
+    FormView {
+        from: v(&p.from),
+        to: v(&p.to),
+        subject: v(&p.subject),
+        status: v(&p.status),
+        queue_id: v(&p.queue_id),
+        message_id: v(&p.message_id),
+        client: v(&p.client),
+        relay: v(&p.relay),
+        server: v(&p.server),
+        reason: v(&p.reason),
+        since: v(&p.since),
+        until: v(&p.until),
+        when: v(&p.when),
+        limit: req.paging.limit,
+        tz: req.tz_name.clone(),
+    }
+}
+
+/// `GET /`: the search form and, when criteria are given, one page of results.
+pub async fn search(State(state): State<Shared>, RawQuery(q): RawQuery) -> Response {
+    let facets = state.facets().await.ok();
+    let mut page = SearchPage {
+        form: FormView {
+            limit: 50,
+            tz: "UTC".into(),
+            ..FormView::default()
+        },
+        error: None,
+        error_field: String::new(),
+        columns: Column::ALL
+            .iter()
+            .map(|(c, name)| ColumnView {
+                name,
+                label: label(name),
+                shown: Column::DEFAULT.contains(c),
+            })
+            .collect(),
+        rows: Vec::new(),
+        searched: false,
+        total: 0,
+        first: 0,
+        last: 0,
+        page: 1,
+        pages: 1,
+        prev_url: None,
+        next_url: None,
+        csv_url: "/api/v1/export.csv".into(),
+        json_url: "/api/v1/export.json".into(),
+        api_url: "/api/v1/messages".into(),
+        servers: facets
+            .as_ref()
+            .map(|f| f.servers.iter().map(|(n, _)| n.clone()).collect())
+            .unwrap_or_default(),
+        domains: facets
+            .as_ref()
+            .map(|f| f.sender_domains.iter().map(|(n, _)| n.clone()).collect())
+            .unwrap_or_default(),
+        page_sizes: PAGE_SIZES,
+        statuses: Status::ALL.iter().map(|s| s.as_str()).collect(),
+    };
+    let fail = |mut page: SearchPage, e: ApiError| {
+        page.error_field = e.field.clone().unwrap_or_default();
+        page.error = Some(e.message);
+        html(page, e.status)
+    };
+    let (req, _) = match SearchRequest::parse(q.as_deref(), &["search"]) {
+        Ok(r) => r,
+        Err(e) => return fail(page, e),
+    };
+    page.form = form_of(&req.params, &req);
+    let filter = match req.filter() {
+        Ok(f) => f,
+        Err(e) => return fail(page, e),
+    };
+    let paging = req.paging;
+    let res = match state.pool.run(move |s| s.search(&filter, paging)).await {
+        Ok(r) => r,
+        Err(e) => return fail(page, e.into()),
+    };
+    let query = req.query_string();
+    let with = |extra: &str| {
+        if query.is_empty() {
+            extra.trim_start_matches('&').to_string()
+        } else {
+            format!("{query}{extra}")
+        }
+    };
+    page.searched = true;
+    page.total = res.total;
+    page.page = paging.page;
+    page.pages = res.total.div_ceil(u64::from(paging.limit)).max(1);
+    page.first = paging.offset() + u64::from(!res.messages.is_empty());
+    page.last = paging.offset() + res.messages.len() as u64;
+    let limit = paging.limit;
+    if paging.page > 1 {
+        page.prev_url = Some(format!(
+            "/?{}",
+            with(&format!("&limit={limit}&page={}", paging.page - 1))
+        ));
+    }
+    if u64::from(paging.page) < page.pages {
+        page.next_url = Some(format!(
+            "/?{}",
+            with(&format!("&limit={limit}&page={}", paging.page + 1))
+        ));
+    }
+    let q = with("");
+    let sep = if q.is_empty() { "" } else { "?" };
+    page.csv_url = format!("/api/v1/export.csv{sep}{q}");
+    page.json_url = format!("/api/v1/export.json{sep}{q}");
+    page.api_url = format!(
+        "/api/v1/messages?{}",
+        with(&format!("&limit={limit}&page={}", paging.page))
+    );
+    page.rows = res.messages.iter().map(row).collect();
+    html(page, StatusCode::OK)
+}
+
+fn row(m: &Message) -> RowView {
+    RowView {
+        id: m.id.to_string(),
+        at: m.received_at.to_rfc3339(),
+        at_utc: utc(m.received_at),
+        status: m.status.as_str(),
+        cells: Column::ALL
+            .iter()
+            .map(|(c, name)| CellView {
+                name,
+                text: c.cell(m, &TimeZone::UTC),
+            })
+            .collect(),
+    }
+}
+
+/// A recipient on the message page.
+pub struct RecipientView {
+    address: String,
+    orig_to: String,
+    status: &'static str,
+    dsn: String,
+    smtp_code: String,
+    response: String,
+    relay: String,
+    delay: String,
+    attempts: Vec<AttemptView>,
+}
+
+/// One delivery attempt.
+pub struct AttemptView {
+    at: String,
+    at_utc: String,
+    status: &'static str,
+    dsn: String,
+    response: String,
+    relay: String,
+}
+
+/// A timeline entry.
+pub struct EventView {
+    at: String,
+    at_utc: String,
+    kind: String,
+    text: String,
+}
+
+/// A raw log line.
+pub struct LineView {
+    no: u64,
+    text: String,
+    accepted: &'static str,
+}
+
+/// A linked message.
+pub struct LinkView {
+    id: String,
+    how: &'static str,
+    queue_id: String,
+    status: &'static str,
+}
+
+#[derive(Template)]
+#[template(path = "message.html")]
+struct MessagePage {
+    id: String,
+    server: String,
+    mta: String,
+    queue_id: String,
+    message_id: String,
+    from: String,
+    subject: String,
+    size: String,
+    client: String,
+    sasl: String,
+    tls: String,
+    received: String,
+    received_utc: String,
+    status: &'static str,
+    open: bool,
+    reason: String,
+    recipients: Vec<RecipientView>,
+    events: Vec<EventView>,
+    lines: Vec<LineView>,
+    links: Vec<LinkView>,
+}
+
+/// `GET /message/{id}`.
+pub async fn message(State(state): State<Shared>, Path(id): Path<String>) -> Response {
+    let id = match parse_id(&id) {
+        Ok(id) => id,
+        Err(e) => return error_page(e.status, &e.message),
+    };
+    let (m, related) = match load(&state, id).await {
+        Ok(x) => x,
+        Err(e) => return error_page(e.status, &e.message),
+    };
+    let s = |o: &Option<String>| o.clone().unwrap_or_default();
+    let opt = |o: Option<String>| o.unwrap_or_default();
+    let mut links: Vec<LinkView> = Vec::new();
+    if let Some(p) = m.parent_id {
+        links.push(LinkView {
+            id: p.to_string(),
+            how: "before the content filter",
+            queue_id: String::new(),
+            status: "",
+        });
+    }
+    if let Some(p) = m.bounce_of {
+        links.push(LinkView {
+            id: p.to_string(),
+            how: "the message this notification reports on",
+            queue_id: String::new(),
+            status: "",
+        });
+    }
+    for r in &related {
+        links.push(LinkView {
+            id: r.id.to_string(),
+            how: if r.parent_id == Some(m.id) {
+                "after the content filter"
+            } else {
+                "delivery status notification"
+            },
+            queue_id: s(&r.queue_id),
+            status: r.status.as_str(),
+        });
+    }
+    let page = MessagePage {
+        id: m.id.to_string(),
+        server: m.server.clone(),
+        mta: m.mta.clone(),
+        queue_id: s(&m.queue_id),
+        message_id: s(&m.message_id),
+        from: match m.sender.as_deref() {
+            Some("") => "<>".into(),
+            other => other.unwrap_or_default().to_string(),
+        },
+        subject: s(&m.subject),
+        size: opt(m.size.map(|v| format!("{v} bytes"))),
+        client: match (&m.client_host, &m.client_ip) {
+            (Some(h), Some(ip)) => format!("{h}[{ip}]"),
+            (Some(h), None) => h.clone(),
+            _ => String::new(),
+        },
+        sasl: opt(m
+            .sasl_username
+            .as_ref()
+            .map(|u| format!("{u} ({})", m.sasl_method.as_deref().unwrap_or("?")))),
+        tls: s(&m.tls),
+        received: m.received_at.to_rfc3339(),
+        received_utc: utc(m.received_at),
+        status: m.status.as_str(),
+        open: m.open,
+        reason: s(&m.reason),
+        recipients: m
+            .recipients
+            .iter()
+            .map(|r| RecipientView {
+                address: r.address.clone(),
+                orig_to: s(&r.orig_to),
+                status: r.status.as_str(),
+                dsn: s(&r.dsn),
+                smtp_code: opt(r.smtp_code.map(|c| c.to_string())),
+                response: s(&r.response),
+                relay: s(&r.relay),
+                delay: opt(r.delay_s.map(|d| d.to_string())),
+                attempts: r
+                    .attempts
+                    .iter()
+                    .map(|a| AttemptView {
+                        at: a.at.to_rfc3339(),
+                        at_utc: utc(a.at),
+                        status: a.status.as_str(),
+                        dsn: s(&a.dsn),
+                        response: s(&a.response),
+                        relay: s(&a.relay),
+                    })
+                    .collect(),
+            })
+            .collect(),
+        events: m
+            .events
+            .iter()
+            .map(|e| EventView {
+                at: e.at.to_rfc3339(),
+                at_utc: utc(e.at),
+                kind: e.kind.to_string(),
+                text: e.text.clone(),
+            })
+            .collect(),
+        lines: raw_lines(&m)
+            .into_iter()
+            .map(|l| LineView {
+                no: l.no,
+                text: l.text.to_string(),
+                accepted: l.accepted.unwrap_or(""),
+            })
+            .collect(),
+        links,
+    };
+    html(page, StatusCode::OK)
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorPage {
+    status: u16,
+    message: String,
+}
+
+fn error_page(status: StatusCode, message: &str) -> Response {
+    html(
+        ErrorPage {
+            status: status.as_u16(),
+            message: message.to_string(),
+        },
+        status,
+    )
+}
+
+/// Any other path.
+pub async fn not_found() -> Response {
+    error_page(StatusCode::NOT_FOUND, "no such page")
+}

@@ -1,0 +1,102 @@
+// mailtrace dashboard: comforts on top of server-rendered pages. Text from the logs is only
+// ever read from and written to `textContent`, never to markup.
+(function () {
+  "use strict";
+  document.documentElement.classList.add("js");
+  var zone = "UTC";
+  try { zone = Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC"; } catch (e) { /* old browser */ }
+  var pad = function (n) { return (n < 10 ? "0" : "") + n; };
+  var local = function (d) {
+    return d.getFullYear() + "-" + pad(d.getMonth() + 1) + "-" + pad(d.getDate()) + " " +
+      pad(d.getHours()) + ":" + pad(d.getMinutes()) + ":" + pad(d.getSeconds());
+  };
+
+  function times() {
+    var name = document.getElementById("tz-name");
+    if (name) { name.textContent = zone; }
+    document.querySelectorAll("time.ts").forEach(function (t) {
+      var d = new Date(t.getAttribute("datetime"));
+      if (isNaN(d.getTime())) { return; }
+      t.title = t.textContent; // the UTC time
+      t.textContent = local(d);
+    });
+  }
+
+  var DEFAULT = ["time", "server", "queue_id", "from", "to", "status", "subject"];
+  var KEY = "mailtrace.columns";
+
+  function chosen() {
+    try {
+      var v = JSON.parse(localStorage.getItem(KEY) || "null");
+      if (Array.isArray(v)) { return v.filter(function (c) { return typeof c === "string"; }); }
+    } catch (e) { /* storage disabled or garbage */ }
+    return DEFAULT.slice();
+  }
+
+  function applyColumns(cols) {
+    var table = document.getElementById("results");
+    if (!table) { return; }
+    document.querySelectorAll("#show-fields input[name=col]").forEach(function (box) {
+      var c = box.value, on = cols.indexOf(c) >= 0, dflt = DEFAULT.indexOf(c) >= 0;
+      box.checked = on;
+      table.classList.toggle("show-" + c, on && !dflt);
+      table.classList.toggle("hide-" + c, !on && dflt);
+    });
+  }
+
+  function columns() {
+    var boxes = document.querySelectorAll("#show-fields input[name=col]");
+    if (!boxes.length) { return; }
+    applyColumns(chosen());
+    boxes.forEach(function (box) {
+      box.addEventListener("change", function () {
+        var cols = [];
+        document.querySelectorAll("#show-fields input[name=col]").forEach(function (b) {
+          if (b.checked) { cols.push(b.value); }
+        });
+        try { localStorage.setItem(KEY, JSON.stringify(cols)); } catch (e) { /* not remembered */ }
+        applyColumns(cols);
+      });
+    });
+  }
+
+  function form() {
+    var f = document.getElementById("search");
+    if (!f) { return; }
+    var tz = document.getElementById("tz");
+    var when = document.getElementById("when");
+    var since = document.getElementById("since");
+    var until = document.getElementById("until");
+    // Dates typed without a zone, and Today/Yesterday, mean the browser's zone.
+    if (tz && (!tz.value || tz.value === "UTC")) { tz.value = zone; }
+    if (when && !when.value && ((since && since.value) || (until && until.value))) { when.value = "custom"; }
+    var range = function () {
+      var custom = when && when.value === "custom";
+      document.querySelectorAll(".custom-range").forEach(function (el) { el.classList.toggle("off", !custom); });
+      [since, until].forEach(function (i) { if (i) { i.disabled = !custom; } });
+    };
+    if (when) { when.addEventListener("change", range); range(); }
+    var pick = document.getElementById("domain-pick");
+    if (pick) {
+      pick.addEventListener("change", function () {
+        if (pick.value) { document.getElementById("from").value = pick.value; }
+      });
+    }
+    // Leave empty fields out of the URL, so that a search reads well when bookmarked or shared.
+    f.addEventListener("submit", function () {
+      f.querySelectorAll("input, select").forEach(function (el) {
+        if (!el.value || (el.id === "limit" && el.value === "50")) { el.disabled = true; }
+      });
+    });
+    window.addEventListener("pageshow", function () {
+      f.querySelectorAll("input, select").forEach(function (el) { el.disabled = false; });
+      range();
+    });
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    times();
+    columns();
+    form();
+  });
+}());
