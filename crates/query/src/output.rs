@@ -320,16 +320,80 @@ pub fn raw_lines(m: &Message) -> Vec<RawLineJson<'_>> {
         .collect()
 }
 
+/// JSON view of one delivery attempt (times in RFC 3339).
+#[derive(Debug, Serialize)]
+pub struct AttemptJson<'a> {
+    /// When.
+    pub at: String,
+    /// `sent`, `deferred`, `bounced`, `expired`...
+    pub status: &'static str,
+    /// Delivery agent (`smtp`, `lmtp`, `local`...).
+    pub agent: &'a str,
+    /// Enhanced status code.
+    pub dsn: Option<&'a str>,
+    /// SMTP reply code.
+    pub smtp_code: Option<u16>,
+    /// Response text.
+    pub response: Option<&'a str>,
+    /// Relay.
+    pub relay: Option<&'a str>,
+    /// Delay, seconds.
+    pub delay_s: Option<f64>,
+    /// Postfix `delays=a/b/c/d`.
+    pub delays: Option<[f64; 4]>,
+    /// Queue id at the next hop.
+    pub queued_as: Option<&'a str>,
+}
+
+/// JSON view of a timeline event (time in RFC 3339).
+#[derive(Debug, Serialize)]
+pub struct EventJson<'a> {
+    /// When.
+    pub at: String,
+    /// Kind.
+    pub kind: &'a str,
+    /// Text.
+    pub text: &'a str,
+    /// The raw line it comes from.
+    pub line: Option<LineNo>,
+}
+
 /// The full JSON view of one message: [`MessageJson`] plus every attempt per recipient
 /// (`recipients[].history`), the `timeline`, the `raw` lines and the `related` messages.
 pub fn detail_json(m: &Message, related: &[Message]) -> serde_json::Result<serde_json::Value> {
     let mut v = serde_json::to_value(MessageJson::new(m))?;
     if let Some(rcpts) = v["recipients"].as_array_mut() {
         for (j, r) in rcpts.iter_mut().zip(&m.recipients) {
-            j["history"] = serde_json::to_value(&r.attempts)?;
+            let history: Vec<AttemptJson> = r
+                .attempts
+                .iter()
+                .map(|a| AttemptJson {
+                    at: a.at.to_rfc3339(),
+                    status: a.status.as_str(),
+                    agent: &a.agent,
+                    dsn: a.dsn.as_deref(),
+                    smtp_code: a.smtp_code,
+                    response: a.response.as_deref(),
+                    relay: a.relay.as_deref(),
+                    delay_s: a.delay_s,
+                    delays: a.delays,
+                    queued_as: a.queued_as.as_deref(),
+                })
+                .collect();
+            j["history"] = serde_json::to_value(history)?;
         }
     }
-    v["timeline"] = serde_json::to_value(&m.events)?;
+    let timeline: Vec<EventJson> = m
+        .events
+        .iter()
+        .map(|e| EventJson {
+            at: e.at.to_rfc3339(),
+            kind: &e.kind,
+            text: &e.text,
+            line: e.source.map(|(no, _)| no),
+        })
+        .collect();
+    v["timeline"] = serde_json::to_value(timeline)?;
     v["raw"] = serde_json::to_value(raw_lines(m))?;
     v["related"] = serde_json::to_value(related.iter().map(MessageJson::new).collect::<Vec<_>>())?;
     Ok(v)

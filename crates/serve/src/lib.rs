@@ -22,7 +22,7 @@ use axum::extract::{Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, MethodRouter};
 use axum::Router;
 use mailtrace_store::{Facets, Store, StoreError};
 use std::net::SocketAddr;
@@ -88,21 +88,35 @@ impl AppState {
     }
 }
 
+/// The API's routes (each documented in the OpenAPI document; a test holds them equal).
+fn api_routes() -> Vec<(&'static str, MethodRouter<Shared>)> {
+    vec![
+        ("/api/openapi.json", get(api::openapi)),
+        ("/api/v1/messages", get(api::messages)),
+        ("/api/v1/messages/{id}", get(api::message)),
+        ("/api/v1/messages/{id}/raw", get(api::raw)),
+        ("/api/v1/export.csv", get(api::export_csv)),
+        ("/api/v1/export.json", get(api::export_json)),
+        ("/api/v1/facets", get(api::facets)),
+        ("/api/v1/stats", get(api::stats)),
+    ]
+}
+
+/// The paths of the API.
+pub fn api_paths() -> Vec<&'static str> {
+    api_routes().into_iter().map(|(p, _)| p).collect()
+}
+
 /// The whole application.
 pub fn router(state: Shared) -> Router {
-    Router::new()
+    let mut app = Router::new()
         .route("/", get(pages::search))
         .route("/message/{id}", get(pages::message))
-        .route("/static/{file}", get(assets::serve))
-        .route("/api/openapi.json", get(api::openapi))
-        .route("/api/v1/messages", get(api::messages))
-        .route("/api/v1/messages/{id}", get(api::message))
-        .route("/api/v1/messages/{id}/raw", get(api::raw))
-        .route("/api/v1/export.csv", get(api::export_csv))
-        .route("/api/v1/export.json", get(api::export_json))
-        .route("/api/v1/facets", get(api::facets))
-        .route("/api/v1/stats", get(api::stats))
-        .route("/api/{*rest}", get(api::not_found))
+        .route("/static/{file}", get(assets::serve));
+    for (path, handler) in api_routes() {
+        app = app.route(path, handler);
+    }
+    app.route("/api/{*rest}", get(api::not_found))
         .fallback(pages::not_found)
         .layer(middleware::from_fn_with_state(state.clone(), guard))
         .with_state(state)
