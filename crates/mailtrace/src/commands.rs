@@ -68,6 +68,8 @@ fn serve(path: PathBuf, listen: SocketAddr, a: &AuthArgs) -> Result<ExitCode> {
         Box::new(move || SqliteStore::open(&path).map(|s| Box::new(s) as Box<dyn Store>));
     mailtrace_serve::run_blocking(config, open, |addr| {
         println!("mailtrace dashboard: http://{addr}/  (API: http://{addr}/api/v1/, Ctrl-C stops)");
+        // Tests and scripts read the URL from a pipe.
+        let _ = io::stdout().flush();
     })?;
     Ok(ExitCode::SUCCESS)
 }
@@ -571,5 +573,16 @@ fn demo(a: &DemoArgs, tz: &TimeZone) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     println!();
-    serve(db, a.listen, &AuthArgs::default())
+    match serve(db.clone(), a.listen, &AuthArgs::default()) {
+        // Another program has the port: any free one will do for a demo.
+        Err(e)
+            if e.downcast_ref::<mailtrace_serve::ServeError>().is_some_and(|e| {
+                matches!(e, mailtrace_serve::ServeError::Io(io) if io.kind() == io::ErrorKind::AddrInUse)
+            }) =>
+        {
+            eprintln!("mailtrace: {} is in use, taking a free port", a.listen);
+            serve(db, SocketAddr::new(a.listen.ip(), 0), &AuthArgs::default())
+        }
+        other => other,
+    }
 }

@@ -9,3 +9,4 @@ mod bad_input;
 mod cli;
 mod crash;
 mod postfix_harness;
+mod serve;
