@@ -2,6 +2,8 @@
 # Runs every test of mailtrace, with all the set-up the tests need:
 #   - installs Postfix (and pflogsumm, used by the benchmark) from Debian when missing,
 #     without configuring or starting the system's own instance;
+#   - installs Chromium from Debian when missing, and the dashboard test's npm packages
+#     (tests/web: playwright-core, from package-lock.json) when tests/web/node_modules is missing;
 #   - runs `cargo test --workspace`; the real-Postfix test (tests/mta/postfix/run.sh) starts a
 #     private Postfix instance and smtp-sink servers on loopback and stops them by pid.
 # Needs root (or sudo) only to install packages and to run Postfix.
@@ -13,6 +15,7 @@ as_root() { if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null; t
 need=()
 [ -x /usr/sbin/postfix ] && [ -x /usr/sbin/smtp-sink ] || need+=(postfix)
 command -v pflogsumm >/dev/null || [ -x /usr/sbin/pflogsumm ] || need+=(pflogsumm)
+[ -x /usr/bin/chromium ] || need+=(chromium)   # the dashboard test (tests/web) drives it headless
 if [ ${#need[@]} -gt 0 ]; then
     echo "scripts/test.sh: installing ${need[*]}"
     export DEBIAN_FRONTEND=noninteractive
@@ -22,6 +25,16 @@ if [ ${#need[@]} -gt 0 ]; then
     as_root apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
 
-# In CI the real-Postfix test must run, never skip.
+# The dashboard test's npm packages (exact versions from tests/web/package-lock.json).
+if [ ! -d tests/web/node_modules ]; then
+    if command -v npm >/dev/null; then
+        echo "scripts/test.sh: installing the npm packages of tests/web"
+        (cd tests/web && npm ci --no-audit --no-fund)
+    else
+        echo "scripts/test.sh: npm not found: the dashboard test needs Node.js >= 20 and npm" >&2
+    fi
+fi
+
+# In CI the real-Postfix and dashboard tests must run, never skip.
 export CI="${CI:-}"
 cargo test --workspace --locked "$@"
