@@ -220,6 +220,55 @@ pub fn search_filters(store: &mut dyn Store) {
         }),
         vec![3]
     );
+    // A recipient criterion with a time range, with other criteria, and paged.
+    let example = || Some(AddressPattern::Domain("example.org".into()));
+    assert_eq!(
+        f(Filter {
+            to: example(),
+            ..Filter::default()
+        }),
+        vec![5, 3, 2, 1]
+    );
+    assert_eq!(
+        f(Filter {
+            to: example(),
+            since: Some(Ts::from_secs(2_000)),
+            until: Some(Ts::from_secs(5_000)),
+            ..Filter::default()
+        }),
+        vec![3, 2]
+    );
+    assert_eq!(
+        f(Filter {
+            to: example(),
+            status: vec![Status::Bounced],
+            ..Filter::default()
+        }),
+        vec![3]
+    );
+    assert_eq!(
+        f(Filter {
+            to: Some(AddressPattern::Exact("bob@example.org".into())),
+            server: Some("mx1".into()),
+            since: Some(Ts::from_secs(1_500)),
+            ..Filter::default()
+        }),
+        vec![5, 2]
+    );
+    let page = store
+        .search(
+            &Filter {
+                to: example(),
+                ..Filter::default()
+            },
+            Paging { limit: 3, page: 2 },
+        )
+        .unwrap();
+    assert_eq!(
+        (page.total, page.messages.iter().map(|m| m.id).collect::<Vec<_>>()),
+        (4, vec![1])
+    );
+    let f = |f: Filter| ids(store, f);
     assert_eq!(
         f(Filter {
             subject: Some("RETURNED to".into()),

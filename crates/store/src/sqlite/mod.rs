@@ -247,12 +247,15 @@ impl SqliteStore {
             let mut old_doc = self
                 .conn
                 .prepare_cached("SELECT doc FROM message_docs WHERE id = ?1")?;
-            let mut del = self
+            let mut old_time = self
                 .conn
-                .prepare_cached("DELETE FROM recipients WHERE raddr = ?1 AND message = ?2")?;
+                .prepare_cached("SELECT received_at FROM messages WHERE id = ?1")?;
+            let mut del = self.conn.prepare_cached(
+                "DELETE FROM recipients WHERE raddr = ?1 AND received_at = ?2 AND message = ?3",
+            )?;
             let mut rcpt = self.conn.prepare_cached(
-                "INSERT INTO recipients (raddr, message, idx, address, orig_to, status, dsn, smtp_code, relay, response) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                "INSERT INTO recipients (raddr, rdomain, received_at, message, idx, address, orig_to, status, dsn, smtp_code, relay, response) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
             )?;
             for (m, enc) in batch.messages.iter().zip(encoded.docs) {
                 let (doc, detail) = enc.map_err(StoreError::Encode)?;
@@ -286,16 +289,21 @@ impl SqliteStore {
                 } else {
                     // Written before (still queued then): replace its recipients, found through
                     // the previous document.
+                    let was: i64 = old_time.query_row([m.id], |r| r.get(0))?;
                     let rowid: i64 = upd.query_row(values, |r| r.get(0))?;
                     let previous: Vec<u8> = old_doc.query_row([rowid], |r| r.get(0))?;
                     for r in Self::decode(&previous)?.recipients {
-                        del.execute(params![reversed_address(&r.address), m.id])?;
+                        del.execute(params![reversed_address(&r.address), was, m.id])?;
                     }
                     upd_doc.execute(params![rowid, doc, detail])?;
                 }
                 for (i, r) in m.recipients.iter().enumerate() {
+                    let raddr = reversed_address(&r.address);
+                    let rdomain = raddr.split_once('@').map_or("", |(d, _)| d);
                     rcpt.execute(params![
-                        reversed_address(&r.address),
+                        raddr,
+                        rdomain,
+                        m.received_at.0,
                         m.id,
                         i as i64,
                         r.address,
@@ -434,20 +442,18 @@ impl Store for SqliteStore {
     fn search(&self, filter: &Filter, paging: Paging) -> Result<SearchResult, StoreError> {
         let q = search::build(filter)?;
         let total: i64 = {
-            let mut st = self
-                .conn
-                .prepare_cached(&format!("SELECT count(*) FROM messages m {}", q.sql))?;
-            st.query_row(rusqlite::params_from_iter(q.params.iter()), |r| r.get(0))?
+            let (sql, params) = q.count();
+            let mut st = self.conn.prepare_cached(&sql)?;
+            st.query_row(rusqlite::params_from_iter(params.iter()), |r| r.get(0))?
         };
-        let mut params = q.params.clone();
+        let (rows, mut params) = q.rows();
         params.push(rusqlite::types::Value::Integer(i64::from(paging.limit)));
         params.push(rusqlite::types::Value::Integer(paging.offset() as i64));
+        // Page on the small (id, time) rows first, then fetch the documents of that page only.
         let sql = format!(
-            // Page on the small rows first, then fetch the documents of that page only.
-            "SELECT d.doc FROM (SELECT m.rowid AS r, m.received_at AS t, m.id AS i FROM messages m {} \
-             ORDER BY m.received_at DESC, m.id DESC LIMIT ? OFFSET ?) AS p \
-             JOIN message_docs d ON d.id = p.r ORDER BY p.t DESC, p.i DESC",
-            q.sql
+            "SELECT d.doc FROM ({rows} ORDER BY t DESC, id DESC LIMIT ? OFFSET ?) AS p \
+             JOIN messages m2 ON m2.id = p.id JOIN message_docs d ON d.id = m2.rowid \
+             ORDER BY p.t DESC, p.id DESC"
         );
         let messages = self.messages_where(&sql, rusqlite::params_from_iter(params.iter()))?;
         Ok(SearchResult {
@@ -462,12 +468,28 @@ impl Store for SqliteStore {
         each: &mut dyn FnMut(Message) -> std::io::Result<()>,
     ) -> Result<(), StoreError> {
         let q = search::build(filter)?;
-        let sql = format!(
-            "SELECT d.doc FROM messages m JOIN message_docs d ON d.id = m.rowid {} ORDER BY m.received_at DESC, m.id DESC",
-            q.sql
-        );
+        let (sql, params) = if q.recipients.is_none() {
+            // In time order straight from the index.
+            (
+                format!(
+                    "SELECT d.doc FROM messages m JOIN message_docs d ON d.id = m.rowid {} \
+                     ORDER BY m.received_at DESC, m.id DESC",
+                    q.sql
+                ),
+                q.params,
+            )
+        } else {
+            let (rows, params) = q.rows();
+            (
+                format!(
+                    "SELECT d.doc FROM ({rows}) AS p JOIN messages m2 ON m2.id = p.id \
+                     JOIN message_docs d ON d.id = m2.rowid ORDER BY p.t DESC, p.id DESC"
+                ),
+                params,
+            )
+        };
         let mut st = self.conn.prepare(&sql)?;
-        let mut rows = st.query(rusqlite::params_from_iter(q.params.iter()))?;
+        let mut rows = st.query(rusqlite::params_from_iter(params.iter()))?;
         while let Some(r) = rows.next()? {
             let doc: Vec<u8> = r.get(0)?;
             each(Self::decode(&doc)?)?;

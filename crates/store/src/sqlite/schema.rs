@@ -99,6 +99,18 @@ const MIGRATIONS: &[&str] = &[
         line_no INTEGER NOT NULL
      );
      CREATE INDEX loose_lines_at ON loose_lines (at);",
+    // Recipient searches run on the recipients alone, newest first: each recipient carries its
+    // message's time and its (reversed) domain, indexed with them.
+    "ALTER TABLE recipients ADD COLUMN rdomain TEXT NOT NULL DEFAULT '';
+     ALTER TABLE recipients ADD COLUMN received_at INTEGER NOT NULL DEFAULT 0;
+     UPDATE recipients SET
+        rdomain = substr(raddr, 1, max(instr(raddr, '@') - 1, 0)),
+        received_at = coalesce((SELECT m.received_at FROM messages m WHERE m.id = recipients.message), 0);
+     DROP INDEX recipients_raddr;
+     DROP INDEX recipients_orig_to;
+     CREATE INDEX recipients_raddr ON recipients (raddr, received_at, message);
+     CREATE INDEX recipients_rdomain ON recipients (rdomain, received_at, message);
+     CREATE INDEX recipients_orig_to ON recipients (orig_to, received_at, message) WHERE orig_to IS NOT NULL;",
 ];
 
 /// Stores older than this were written by development versions without a migration path.
@@ -164,4 +176,39 @@ pub fn migrate(conn: &Connection, path: &str) -> Result<(), StoreError> {
         tx.commit()?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn version_3_fills_recipient_time_and_domain() {
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(
+            "CREATE TABLE mailtrace_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+             INSERT INTO mailtrace_meta VALUES ('schema_version', '2');",
+        )
+        .unwrap();
+        for m in &MIGRATIONS[..2] {
+            conn.execute_batch(m).unwrap();
+        }
+        conn.execute_batch(
+            "INSERT INTO messages (id, server, mta, received_at, last_seen, status, open, statuses)
+                 VALUES (7, 'mx', 'postfix', 1234, 1234, 'delivered', 0, 1);
+             INSERT INTO recipients (raddr, message, idx, address, status)
+                 VALUES ('gro.elpmaxe@bob', 7, 0, 'bob@example.org', 'delivered'),
+                        ('toor', 7, 1, 'root', 'delivered');",
+        )
+        .unwrap();
+        migrate(&conn, "test").unwrap();
+        let rows: Vec<(String, i64)> = conn
+            .prepare("SELECT rdomain, received_at FROM recipients ORDER BY idx")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(rows, vec![("gro.elpmaxe".into(), 1234), (String::new(), 1234)]);
+    }
 }

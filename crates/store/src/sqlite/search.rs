@@ -5,8 +5,13 @@ use mailtrace_query::{AddressPattern, Filter};
 use rusqlite::types::Value;
 
 pub(super) struct Where {
+    /// `WHERE ...` on `messages m` (empty: every message).
     pub sql: String,
     pub params: Vec<Value>,
+    /// For a recipient search: the matching recipients as `(id, t)` rows (message id and
+    /// time), read from the recipient indexes in time order; `sql` then holds the other
+    /// criteria only.
+    pub recipients: Option<(String, Vec<Value>)>,
 }
 
 /// `%`, `_` and `\` are literal in a substring search.
@@ -30,10 +35,15 @@ pub(super) fn build(f: &Filter) -> Result<Where, StoreError> {
         conds.push(sql.to_string());
         params.extend(vals);
     };
-    if let Some(t) = f.since {
+    // With a recipient criterion, the time range applies to the recipients (below).
+    let driven = matches!(
+        f.to,
+        Some(AddressPattern::Exact(_) | AddressPattern::Domain(_))
+    );
+    if let (Some(t), false) = (f.since, driven) {
         push("m.received_at >= ?", vec![t.0.into()], &mut conds);
     }
-    if let Some(t) = f.until {
+    if let (Some(t), false) = (f.until, driven) {
         push("m.received_at < ?", vec![t.0.into()], &mut conds);
     }
     match &f.from {
@@ -48,26 +58,41 @@ pub(super) fn build(f: &Filter) -> Result<Where, StoreError> {
         Some(AddressPattern::Null) => push("m.sender = ''", vec![], &mut conds),
         None => {}
     }
+    // A recipient criterion drives the search from the recipient indexes, which carry the
+    // message time: the newest matches come first without visiting the other matches.
+    let mut time = String::new();
+    let mut time_params: Vec<Value> = Vec::new();
+    if let Some(t) = f.since {
+        time.push_str(" AND received_at >= ?");
+        time_params.push(t.0.into());
+    }
+    if let Some(t) = f.until {
+        time.push_str(" AND received_at < ?");
+        time_params.push(t.0.into());
+    }
+    let branch = |col: &str, key: String, out: &mut (String, Vec<Value>)| {
+        if !out.0.is_empty() {
+            out.0.push_str(" UNION ");
+        }
+        out.0.push_str(&format!(
+            "SELECT message AS id, received_at AS t FROM recipients WHERE {col} = ?{time}"
+        ));
+        out.1.push(key.into());
+        out.1.extend(time_params.iter().cloned());
+    };
+    let mut recipients = None;
     match &f.to {
         Some(AddressPattern::Exact(a)) => {
             let a = a.to_ascii_lowercase();
-            push(
-                "m.id IN (SELECT message FROM recipients WHERE raddr = ? \
-                 UNION SELECT message FROM recipients WHERE orig_to = ?)",
-                vec![super::reversed_address(&a).into(), a.into()],
-                &mut conds,
-            )
+            let mut r = (String::new(), Vec::new());
+            branch("raddr", super::reversed_address(&a), &mut r);
+            branch("orig_to", a, &mut r);
+            recipients = Some(r);
         }
         Some(AddressPattern::Domain(d)) => {
-            // `@example.org` reversed is the prefix `gro.elpmaxe@`; the range ends before the
-            // next key after every string with that prefix ('@' + 1 = 'A').
-            let lo = super::reversed_address(&format!("@{d}"));
-            let hi = format!("{}A", &lo[..lo.len() - 1]);
-            push(
-                "m.id IN (SELECT message FROM recipients WHERE raddr >= ? AND raddr < ?)",
-                vec![lo.into(), hi.into()],
-                &mut conds,
-            )
+            let mut r = (String::new(), Vec::new());
+            branch("rdomain", super::reversed_address(d), &mut r);
+            recipients = Some(r);
         }
         Some(AddressPattern::Null) => {
             return Err(StoreError::Filter {
@@ -125,5 +150,52 @@ pub(super) fn build(f: &Filter) -> Result<Where, StoreError> {
     } else {
         format!("WHERE {}", conds.join(" AND "))
     };
-    Ok(Where { sql, params })
+    Ok(Where {
+        sql,
+        params,
+        recipients,
+    })
+}
+
+impl Where {
+    /// The matching messages as `(id, t)` rows (SQL and parameters), for paging and export.
+    pub fn rows(&self) -> (String, Vec<Value>) {
+        match &self.recipients {
+            None => (
+                format!(
+                    "SELECT m.id AS id, m.received_at AS t FROM messages m {}",
+                    self.sql
+                ),
+                self.params.clone(),
+            ),
+            Some((r, rp)) if self.sql.is_empty() => {
+                (format!("SELECT DISTINCT id, t FROM ({r})"), rp.clone())
+            }
+            Some((r, rp)) => {
+                let mut p = rp.clone();
+                p.extend(self.params.iter().cloned());
+                (
+                    format!(
+                        "SELECT DISTINCT r.id AS id, r.t AS t FROM ({r}) AS r JOIN messages m ON m.id = r.id {}",
+                        self.sql
+                    ),
+                    p,
+                )
+            }
+        }
+    }
+
+    /// Counting the matches (SQL and parameters).
+    pub fn count(&self) -> (String, Vec<Value>) {
+        match &self.recipients {
+            None => (
+                format!("SELECT count(*) FROM messages m {}", self.sql),
+                self.params.clone(),
+            ),
+            Some(_) => {
+                let (rows, p) = self.rows();
+                (format!("SELECT count(*) FROM ({rows})"), p)
+            }
+        }
+    }
 }
