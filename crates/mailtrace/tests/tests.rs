@@ -10,3 +10,4 @@ mod cli;
 mod crash;
 mod postfix_harness;
 mod serve;
+mod web;

@@ -265,7 +265,10 @@ pub fn search_filters(store: &mut dyn Store) {
         )
         .unwrap();
     assert_eq!(
-        (page.total, page.messages.iter().map(|m| m.id).collect::<Vec<_>>()),
+        (
+            page.total,
+            page.messages.iter().map(|m| m.id).collect::<Vec<_>>()
+        ),
         (4, vec![1])
     );
     let f = |f: Filter| ids(store, f);

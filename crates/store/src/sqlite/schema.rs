@@ -209,6 +209,9 @@ mod tests {
             .unwrap()
             .map(Result::unwrap)
             .collect();
-        assert_eq!(rows, vec![("gro.elpmaxe".into(), 1234), (String::new(), 1234)]);
+        assert_eq!(
+            rows,
+            vec![("gro.elpmaxe".into(), 1234), (String::new(), 1234)]
+        );
     }
 }

@@ -70,12 +70,16 @@ pub(super) fn build(f: &Filter) -> Result<Where, StoreError> {
         time.push_str(" AND received_at < ?");
         time_params.push(t.0.into());
     }
+    // Each branch gives (id, t) once per message: a UNION of branches removes duplicates (and
+    // SQLite merges the branches in index order, so a page stops early); a single branch
+    // (a domain, where a message may have several recipients) says DISTINCT.
     let branch = |col: &str, key: String, out: &mut (String, Vec<Value>)| {
+        let distinct = if col == "rdomain" { "DISTINCT " } else { "" };
         if !out.0.is_empty() {
             out.0.push_str(" UNION ");
         }
         out.0.push_str(&format!(
-            "SELECT message AS id, received_at AS t FROM recipients WHERE {col} = ?{time}"
+            "SELECT {distinct}message AS id, received_at AS t FROM recipients WHERE {col} = ?{time}"
         ));
         out.1.push(key.into());
         out.1.extend(time_params.iter().cloned());
@@ -168,9 +172,7 @@ impl Where {
                 ),
                 self.params.clone(),
             ),
-            Some((r, rp)) if self.sql.is_empty() => {
-                (format!("SELECT DISTINCT id, t FROM ({r})"), rp.clone())
-            }
+            Some((r, rp)) if self.sql.is_empty() => (r.clone(), rp.clone()),
             Some((r, rp)) => {
                 let mut p = rp.clone();
                 p.extend(self.params.iter().cloned());
