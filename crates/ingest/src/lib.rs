@@ -119,11 +119,11 @@ pub struct Summary {
     pub lines: u64,
     /// Bytes read.
     pub bytes: u64,
-    /// Messages written finished or updated (including rejections).
+    /// Messages finished in this run (delivered, bounced, rejected...; notifications included).
     pub messages: u64,
     /// Recipients in finished messages.
     pub recipients: u64,
-    /// Messages still queued at the end.
+    /// Messages still queued at the end, in the whole store.
     pub open: u64,
     /// Lines not understood (kept as loose lines).
     pub unparsed: u64,
@@ -189,7 +189,7 @@ impl<'s> Ingestor<'s> {
         let (tx_enc, rx_enc) = crossbeam_channel::bounded::<WriteBatch>(1);
         let encoder = store.encoder();
         let mut summary = Summary::default();
-        let written = std::thread::scope(|scope| -> Result<u64, IngestError> {
+        let written = std::thread::scope(|scope| -> Result<(u64, u64), IngestError> {
             let spawn_err = |source| IngestError::Io {
                 path: "ingest thread".into(),
                 source,
@@ -209,7 +209,7 @@ impl<'s> Ingestor<'s> {
                 .map_err(spawn_err)?;
             let writer = std::thread::Builder::new()
                 .name("store-writer".into())
-                .spawn_scoped(scope, move || -> Result<u64, StoreError> {
+                .spawn_scoped(scope, move || -> Result<(u64, u64), StoreError> {
                     let mut finished = 0u64;
                     let mut pending = false;
                     for batch in rx_enc {
@@ -221,7 +221,9 @@ impl<'s> Ingestor<'s> {
                         // The reader stopped on an error: keep the store at the last commit.
                         store.rollback()?;
                     }
-                    Ok(finished)
+                    // Still queued: messages of this run and of earlier ones (the correlator
+                    // keeps only the recently active ones in memory).
+                    Ok((finished, store.stats()?.open))
                 })
                 .map_err(spawn_err)?;
             let read = (|| -> Result<(), IngestError> {
@@ -260,8 +262,8 @@ impl<'s> Ingestor<'s> {
             Ok(w?)
         })?;
         let c = correlator.counters();
-        summary.messages = written;
-        summary.open = correlator.open_messages() as u64;
+        summary.messages = written.0;
+        summary.open = written.1;
         summary.recipients = c.recipients_done - before.recipients_done;
         summary.unparsed = c.unparsed - before.unparsed;
         summary.other = c.other - before.other;

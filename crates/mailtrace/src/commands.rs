@@ -162,7 +162,7 @@ fn ingest(store: &mut dyn Store, a: &IngestArgs, tz: &TimeZone) -> Result<ExitCo
             );
         }
         println!(
-            "lines: {}  messages: {}  recipients: {}  still queued: {}  unparsed: {}  other programs: {}",
+            "lines: {}  messages finished: {}  recipients: {}  still queued: {}  unparsed: {}  other programs: {}",
             summary.lines, summary.messages, summary.recipients, summary.open, summary.unparsed, summary.other
         );
     }
@@ -538,7 +538,7 @@ fn demo(a: &DemoArgs, tz: &TimeZone) -> Result<ExitCode> {
     let summary = Ingestor::new(&mut store, Options::default())
         .run(&[Input::Path(log)], &mut Bar::new(true))?;
     println!(
-        "lines: {}  messages: {}  recipients: {}  still queued: {}  unparsed: {}\n",
+        "lines: {}  messages finished: {}  recipients: {}  still queued: {}  unparsed: {}\n",
         summary.lines, summary.messages, summary.recipients, summary.open, summary.unparsed
     );
     println!("$ mailtrace search --limit 20 --columns time,queue_id,from,to,status,dsn,subject");

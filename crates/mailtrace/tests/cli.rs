@@ -341,3 +341,30 @@ fn export_csv_is_utc_and_one_row_per_recipient() {
     }
     assert!(json.lines().count() >= 6);
 }
+
+#[test]
+fn ingest_summary_agrees_with_the_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("s.db");
+    let harness = root().join("testdata/postfix/harness.log");
+    let hostile = root().join("testdata/postfix/hostile.log");
+    let summary: Value = serde_json::from_str(&ok(
+        &db,
+        &[
+            "ingest",
+            "--quiet",
+            "--json",
+            harness.to_str().unwrap(),
+            hostile.to_str().unwrap(),
+        ],
+    ))
+    .unwrap();
+    let stats: Value = serde_json::from_str(&ok(&db, &["stats"])).unwrap();
+    // Messages still queued after the first file stay queued when another file follows.
+    assert_eq!(summary["open"], stats["open"]);
+    assert_eq!(stats["open"], 6);
+    assert_eq!(
+        summary["messages"].as_u64().unwrap() + summary["open"].as_u64().unwrap(),
+        stats["messages"].as_u64().unwrap()
+    );
+}
