@@ -77,6 +77,7 @@ struct SearchPage {
     pages: u64,
     prev_url: Option<String>,
     next_url: Option<String>,
+    first_url: String,
     csv_url: String,
     json_url: String,
     api_url: String,
@@ -167,6 +168,7 @@ pub async fn search(State(state): State<Shared>, RawQuery(q): RawQuery) -> Respo
         pages: 1,
         prev_url: None,
         next_url: None,
+        first_url: "/".into(),
         csv_url: "/api/v1/export.csv".into(),
         json_url: "/api/v1/export.json".into(),
         api_url: "/api/v1/messages".into(),
@@ -183,6 +185,10 @@ pub async fn search(State(state): State<Shared>, RawQuery(q): RawQuery) -> Respo
     };
     let fail = |mut page: SearchPage, e: ApiError| {
         page.error_field = e.field.clone().unwrap_or_default();
+        if matches!(page.error_field.as_str(), "since" | "until") {
+            // Show the bad value in a text field, enabled.
+            page.form.when = "custom".into();
+        }
         page.error = Some(e.message);
         html(page, e.status)
     };
@@ -191,10 +197,31 @@ pub async fn search(State(state): State<Shared>, RawQuery(q): RawQuery) -> Respo
         Err(e) => return fail(page, e),
     };
     page.form = form_of(&req.params, &req);
+    let dated =
+        page.form.when.is_empty() && (req.params.since.is_some() || req.params.until.is_some());
+    if dated {
+        // Dates without a preset are a custom range (the form shows them as such).
+        page.form.when = "custom".into();
+    }
     let filter = match req.filter() {
         Ok(f) => f,
         Err(e) => return fail(page, e),
     };
+    if page.form.when == "custom" {
+        // Whatever form the dates had (RFC 3339, a date alone), the date fields show them in
+        // the request's zone, which the form sends back with them.
+        let local = |t: Option<Ts>| {
+            t.map(|t| {
+                t.to_jiff()
+                    .to_zoned(req.tz.clone())
+                    .strftime("%Y-%m-%dT%H:%M:%S")
+                    .to_string()
+            })
+            .unwrap_or_default()
+        };
+        page.form.since = local(filter.since);
+        page.form.until = local(filter.until);
+    }
     let paging = req.paging;
     let res = match state.pool.run(move |s| s.search(&filter, paging)).await {
         Ok(r) => r,
@@ -215,7 +242,8 @@ pub async fn search(State(state): State<Shared>, RawQuery(q): RawQuery) -> Respo
     page.first = paging.offset() + u64::from(!res.messages.is_empty());
     page.last = paging.offset() + res.messages.len() as u64;
     let limit = paging.limit;
-    if paging.page > 1 {
+    page.first_url = format!("/?{}", with(&format!("&limit={limit}")));
+    if paging.page > 1 && u64::from(paging.page) <= page.pages {
         page.prev_url = Some(format!(
             "/?{}",
             with(&format!("&limit={limit}&page={}", paging.page - 1))

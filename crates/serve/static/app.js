@@ -67,8 +67,13 @@
     var when = document.getElementById("when");
     var since = document.getElementById("since");
     var until = document.getElementById("until");
-    // Dates typed without a zone, and Today/Yesterday, mean the browser's zone.
-    if (tz && (!tz.value || tz.value === "UTC")) { tz.value = zone; }
+    // Dates typed without a zone, and Today/Yesterday, mean the browser's zone; dates already
+    // in the form keep the zone they were read in (the form says which).
+    var dated = (since && since.value) || (until && until.value);
+    if (tz && !dated && tz.value !== zone) {
+      tz.value = zone;
+      document.querySelectorAll(".range-tz").forEach(function (el) { el.textContent = zone; });
+    }
     if (when && !when.value && ((since && since.value) || (until && until.value))) { when.value = "custom"; }
     var range = function () {
       var custom = when && when.value === "custom";
@@ -94,9 +99,31 @@
     });
   }
 
+  // A whole result row opens its message; the message page's back link returns to the search.
+  function navigation() {
+    var KEY_SEARCH = "mailtrace.search";
+    var results = document.getElementById("results");
+    if (results) {
+      try { sessionStorage.setItem(KEY_SEARCH, location.pathname + location.search); } catch (e) { /* none */ }
+      results.addEventListener("click", function (ev) {
+        var row = ev.target.closest("tr.msg");
+        if (!row || ev.target.closest("a") || String(window.getSelection() || "")) { return; }
+        var id = row.getAttribute("data-id");
+        if (/^-?[0-9]+$/.test(id)) { location.href = "/message/" + id; }
+      });
+    }
+    var back = document.getElementById("back");
+    if (back) {
+      var saved = null;
+      try { saved = sessionStorage.getItem(KEY_SEARCH); } catch (e) { /* none */ }
+      if (saved && saved.charAt(0) === "/" && saved.charAt(1) !== "/") { back.setAttribute("href", saved); }
+    }
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     times();
     columns();
     form();
+    navigation();
   });
 }());

@@ -375,6 +375,37 @@ fn pages_escape_log_content() {
     assert_eq!(bad.status, 400);
     assert!(bad.body.contains("data-field=\"since\""));
     assert!(bad.body.contains("value=\"keep me\""));
+    assert!(
+        bad.body
+            .contains("type=\"text\" name=\"since\" id=\"since\" value=\"garbage\""),
+        "the bad value stays visible"
+    );
+    // Dates in any accepted form come back in the date fields, in the request's zone.
+    for q in [
+        "since=2026-11-24T18:43:34Z",
+        "since=2026-11-24+19:43:34&tz=Europe/Berlin",
+    ] {
+        let p = get(&s, &format!("/?{q}")).body;
+        assert!(p.contains("<option value=\"custom\" selected>"), "{q}");
+        let want = if q.contains("Berlin") {
+            "2026-11-24T19:43:34"
+        } else {
+            "2026-11-24T18:43:34"
+        };
+        assert!(
+            p.contains(&format!("name=\"since\" id=\"since\" value=\"{want}\"")),
+            "{q}"
+        );
+    }
+    let p = get(&s, "/?since=2026-11-24").body;
+    assert!(p.contains("value=\"2026-11-24T00:00:00\""));
+    // Past the last page: says so, links to the first page, no "newer" page that is empty too.
+    let p = get(&s, "/?page=99").body;
+    assert!(p.contains("No messages on page 99; 48 match"), "{p}");
+    assert!(p.contains("id=\"first-page\"") && !p.contains("id=\"prev\""));
+    assert!(get(&s, "/?message_id=case17%40harness.test")
+        .body
+        .contains(">1 message<"));
     // Assets are embedded.
     let js = get(&s, "/static/app.js");
     assert_eq!(js.status, 200);
