@@ -69,7 +69,7 @@ fn demo_serves_the_dashboard_on_the_bundled_log() {
     let demo = start(&["demo", "--listen", "127.0.0.1:0"]);
     let (status, page) = status_and_body(&format!("{}/?to=rcpt17%40later.test", demo.base), None);
     assert_eq!(status, 200);
-    assert!(page.contains("1–1 of 1 messages"), "{page}");
+    assert!(page.contains(">1 message<"), "{page}");
     assert!(page.contains("rcpt17@later.test"));
     let (status, api) = status_and_body(&format!("{}/api/v1/stats", demo.base), None);
     assert_eq!(status, 200);
