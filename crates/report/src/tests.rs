@@ -1,0 +1,210 @@
+use super::*;
+use mailtrace_model::{Attempt, Recipient};
+
+fn attempt(secs: i64, status: AttemptStatus, response: &str, delay: f64) -> Attempt {
+    Attempt {
+        at: Ts::from_secs(secs),
+        status,
+        agent: "smtp".into(),
+        smtp_code: response
+            .split_whitespace()
+            .find(|w| w.len() == 3 && w.bytes().all(|b| b.is_ascii_digit()))
+            .and_then(|c| c.parse().ok()),
+        response: Some(response.into()),
+        relay: Some("mx.example.org[192.0.2.1]:25".into()),
+        delay_s: Some(delay),
+        ..Attempt::default()
+    }
+}
+
+fn received(id: i64, secs: i64, from: &str, size: u64, recipients: Vec<Recipient>) -> Message {
+    Message {
+        id,
+        server: "mx".into(),
+        mta: "postfix".into(),
+        queue_id: Some(format!("Q{id}")),
+        sender: Some(from.into()),
+        size: Some(size),
+        client_host: Some("client.example.net".into()),
+        client_ip: Some("198.51.100.1".into()),
+        received_at: Ts::from_secs(secs),
+        last_seen: Ts::from_secs(secs),
+        status: Status::Delivered,
+        recipients,
+        ..Message::default()
+    }
+}
+
+fn rcpt(address: &str, status: Status, attempts: Vec<Attempt>) -> Recipient {
+    Recipient {
+        address: address.into(),
+        status,
+        attempts,
+        ..Recipient::default()
+    }
+}
+
+/// 2024-03-01 (a Friday) 10:00 UTC.
+const T: i64 = 1_709_287_200;
+
+#[test]
+fn totals_follow_pflogsumm_definitions() {
+    let mut b = Builder::new(TimeZone::UTC, 10);
+    // Delivered to two recipients, one after a deferral.
+    b.add_message(&received(
+        1,
+        T,
+        "Alice@Example.com",
+        1000,
+        vec![
+            rcpt("bob@example.org", Status::Delivered, vec![attempt(T + 1, AttemptStatus::Sent, "250 2.0.0 Ok", 1.0)]),
+            rcpt(
+                "carol@other.test",
+                Status::Delivered,
+                vec![
+                    attempt(T + 1, AttemptStatus::Deferred, "host x said: 450 4.7.1 Greylisted, try later (in reply to RCPT TO command)", 1.0),
+                    attempt(T + 400, AttemptStatus::Sent, "250 2.0.0 Ok", 400.0),
+                ],
+            ),
+        ],
+    ));
+    // Bounced, forwarded.
+    b.add_message(&received(
+        2,
+        T + 3600,
+        "",
+        500,
+        vec![
+            rcpt(
+                "nobody@example.org",
+                Status::Bounced,
+                vec![attempt(
+                    T + 3601,
+                    AttemptStatus::Bounced,
+                    "host x said: 550 5.1.1 User unknown (in reply to RCPT TO command)",
+                    0.5,
+                )],
+            ),
+            rcpt(
+                "fwd@example.org",
+                Status::Delivered,
+                vec![attempt(
+                    T + 3601,
+                    AttemptStatus::Sent,
+                    "delivered to command: forwarded as ABC",
+                    0.2,
+                )],
+            ),
+        ],
+    ));
+    // NOQUEUE reject (never received) and a message refused by a content check.
+    b.add_message(&Message {
+        id: 3,
+        server: "mx".into(),
+        status: Status::Rejected,
+        client_host: Some("bad.example".into()),
+        received_at: Ts::from_secs(T + 7200),
+        recipients: vec![Recipient {
+            address: "x@relay.test".into(),
+            status: Status::Rejected,
+            smtp_code: Some(554),
+            dsn: Some("5.7.1".into()),
+            response: Some("554 5.7.1 <x@relay.test>: Relay access denied".into()),
+            ..Recipient::default()
+        }],
+        ..Message::default()
+    });
+    let mut refused = received(4, T + 7300, "spam@spam.test", 300, vec![]);
+    refused.status = Status::Rejected;
+    refused.reason = Some("5.7.1 message content rejected".into());
+    b.add_message(&refused);
+    b.add_line("Mar  1 10:00:00 mx postfix/smtpd[1]: warning: unknown[192.0.2.9]: SASL LOGIN authentication failed: UGFzc3dvcmQ6");
+    b.add_line("Mar  1 10:00:01 mx postfix/smtpd[1]: NOQUEUE: reject_warning: RCPT from x[1.2.3.4]: 450 ...");
+    let r = b.finish();
+    let t = &r.totals;
+    assert_eq!((t.received, t.delivered, t.forwarded), (3, 2, 1));
+    assert_eq!(
+        (t.deferred, t.deferrals, t.bounced, t.rejected),
+        (1, 1, 1, 2)
+    );
+    assert_eq!(t.reject_warnings, 1);
+    assert_eq!((t.bytes_received, t.bytes_delivered), (1800, 2000));
+    assert_eq!((t.senders, t.recipients, t.recipient_domains), (3, 2, 2));
+    assert_eq!(t.rejected_pct, 50.0, "2 of 2 delivered + 2 rejected");
+    assert_eq!(r.per_day.len(), 1);
+    assert_eq!(r.per_day[0].period, "2024-03-01");
+    assert_eq!(r.per_day[0].traffic.received, 3);
+    assert_eq!(r.per_hour[10].traffic.delivered, 2);
+    assert_eq!(r.per_hour[10].traffic.deferred, 1);
+    assert_eq!(r.per_hour[12].traffic.rejected, 2);
+    assert_eq!(r.per_weekday[4].traffic.received, 3, "Friday");
+    assert_eq!(r.per_day_of_month[0].traffic.received, 3);
+    let classes: Vec<RejectClass> = r.reject_classes.iter().map(|c| c.class).collect();
+    assert!(
+        classes.contains(&RejectClass::RelayDenied) && classes.contains(&RejectClass::SpamContent),
+        "{classes:?}"
+    );
+    assert_eq!(
+        r.deferral_reasons[0].reason,
+        "450 4.7.1 Greylisted, try later"
+    );
+    assert_eq!(r.deferral_reasons[0].host, "mx.example.org");
+    assert_eq!(r.bounce_reasons[0].reason, "550 5.1.1 User unknown");
+    assert_eq!(
+        r.sasl_failures,
+        vec![Counted {
+            value: "unknown[192.0.2.9]".into(),
+            count: 1
+        }]
+    );
+    assert_eq!(
+        r.smtp_codes[0],
+        Counted {
+            value: "450".into(),
+            count: 1
+        }
+    );
+    assert_eq!(r.delays.count, 2);
+    assert_eq!((r.delays.p50, r.delays.max), (400.0, 400.0));
+    assert_eq!(r.delays.histogram[0], (Some(1.0), 1));
+    assert_eq!(
+        r.destination_domains[0].domain, "other.test",
+        "ties broken by deferrals"
+    );
+    assert_eq!(
+        (
+            r.destination_domains[0].deferred,
+            r.destination_domains[0].max_delay_s
+        ),
+        (1, 400.0)
+    );
+    assert_eq!(r.top_senders.len(), 3);
+    let text = render_text(&r);
+    assert!(
+        text.contains("Grand Totals") && text.contains("deferred  (1 deferrals)"),
+        "{text}"
+    );
+    let json = serde_json::to_value(&r).unwrap();
+    assert_eq!(json["totals"]["delivered"], 2);
+    assert_eq!(json["per_day"][0]["received"], 3);
+}
+
+#[test]
+fn days_and_hours_are_in_the_zone() {
+    let tz = TimeZone::get("America/New_York").unwrap();
+    let mut b = Builder::new(tz, 10);
+    // 03:00 UTC on March 1st is the evening of February 29th in New York.
+    b.add_message(&received(1, T - 7 * 3600, "a@b.c", 1, vec![]));
+    let r = b.finish();
+    assert_eq!(r.per_day[0].period, "2024-02-29");
+    assert_eq!(r.per_hour[22].traffic.received, 1);
+    assert_eq!(r.time_zone, "America/New_York");
+}
+
+#[test]
+fn text_output_defuses_control_characters() {
+    let mut b = Builder::new(TimeZone::UTC, 10);
+    b.add_message(&received(1, T, "evil\u{1b}[2J@x.test", 1, vec![]));
+    let text = render_text(&b.finish());
+    assert!(!text.contains('\u{1b}'));
+}
