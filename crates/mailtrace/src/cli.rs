@@ -33,6 +33,8 @@ pub enum Command {
     Lines(LinesArgs),
     /// What the store holds.
     Stats,
+    /// Mail-flow statistics (like pflogsumm) for the messages matching the criteria.
+    Report(ReportArgs),
     /// Serve the web dashboard and the JSON API.
     Serve(ServeArgs),
     /// Print an Argon2id hash of a password (read from standard input) for a --users file.
@@ -40,6 +42,29 @@ pub enum Command {
     /// Ingest a bundled real Postfix log into a temporary store, show what mailtrace finds,
     /// and serve the dashboard on it.
     Demo(DemoArgs),
+}
+
+/// Output formats of `report`.
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReportFormat {
+    /// Text laid out like pflogsumm's.
+    Text,
+    /// JSON.
+    Json,
+}
+
+/// `report`.
+#[derive(Args, Debug)]
+pub struct ReportArgs {
+    /// Criteria (the same as `search`).
+    #[command(flatten)]
+    pub filter: FilterArgs,
+    /// Rows of each ranking (top senders, domains, reasons...).
+    #[arg(long, default_value_t = 20)]
+    pub top: usize,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+    pub format: ReportFormat,
 }
 
 /// Who may use the server.

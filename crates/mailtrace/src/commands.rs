@@ -2,7 +2,7 @@
 
 use crate::cli::{
     AuthArgs, Cli, Command, DemoArgs, ExportArgs, ExportFormat, FilterArgs, IngestArgs, LinesArgs,
-    SearchArgs, SearchFormat, ShowArgs, ShowFormat,
+    ReportArgs, ReportFormat, SearchArgs, SearchFormat, ShowArgs, ShowFormat,
 };
 use crate::progress::Bar;
 use anyhow::{bail, Context, Result};
@@ -41,6 +41,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             println!("{}", serde_json::to_string_pretty(&s)?);
             Ok(ExitCode::SUCCESS)
         }
+        Command::Report(a) => report(open_store(cli.db, false)?.as_ref(), &a, &tz),
         Command::Serve(a) => {
             let path = store_path(cli.db, false)?;
             serve(path, a.listen, &a.auth)
@@ -300,6 +301,52 @@ fn export(store: &dyn Store, a: &ExportArgs, tz: &TimeZone) -> Result<ExitCode> 
                 serde_json::to_writer(&mut out, &MessageJson::new(&m))?;
                 out.write_all(b"\n")
             })?;
+        }
+    }
+    out.flush()?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Statistics of the matching messages, and of the lines in their time range that belong to
+/// no message (warnings, SASL failures).
+fn report(store: &dyn Store, a: &ReportArgs, tz: &TimeZone) -> Result<ExitCode> {
+    let filter = filter_from(&a.filter, tz, now())?;
+    let mut b = mailtrace_report::Builder::new(tz.clone(), a.top.max(1));
+    store.export(&filter, &mut |m| {
+        b.add_message(&m);
+        Ok(())
+    })?;
+    for kind in ["notice", "session"] {
+        let f = LooseFilter {
+            kind: Some(kind.into()),
+            server: filter.server.clone(),
+            contains: None,
+            since: filter.since,
+            until: filter.until,
+        };
+        for page in 1.. {
+            let rows = store.loose_lines(
+                &f,
+                Paging {
+                    limit: 10_000,
+                    page,
+                },
+            )?;
+            for l in &rows {
+                b.add_line(&l.line);
+            }
+            if rows.len() < 10_000 {
+                break;
+            }
+        }
+    }
+    let r = b.finish();
+    let mut out = BufWriter::new(io::stdout().lock());
+    match a.format {
+        ReportFormat::Text => out.write_all(mailtrace_report::render_text(&r).as_bytes())?,
+        ReportFormat::Json => {
+            serde_json::to_writer_pretty(&mut out, &r)?;
+            writeln!(out)?;
         }
     }
     out.flush()?;

@@ -9,5 +9,6 @@ mod bad_input;
 mod cli;
 mod crash;
 mod postfix_harness;
+mod report;
 mod serve;
 mod web;

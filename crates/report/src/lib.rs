@@ -80,7 +80,7 @@ pub struct Totals {
     pub bytes_received: u64,
     /// Bytes delivered (message size once per delivered recipient).
     pub bytes_delivered: u64,
-    /// Distinct senders of received messages.
+    /// Distinct senders of received messages that reached the queue.
     pub senders: u64,
     /// Distinct sending domains (or client hosts when the sender has no domain).
     pub sending_domains: u64,
@@ -410,6 +410,10 @@ impl Builder {
             self.totals.received += 1;
             self.totals.bytes_received += size;
             self.bucket(m.received_at, |t| t.received += 1);
+        }
+        // Senders and sending domains: of received messages that reached the queue (pflogsumm
+        // counts them at the queue manager's `from=<...>, size=N` line).
+        if received && m.size.is_some() {
             let sender = match m.sender.as_deref() {
                 Some("") => "<>".to_string(),
                 Some(s) => s.to_ascii_lowercase(),

@@ -1,0 +1,159 @@
+//! `mailtrace report` on the real harness log, against the scenario's ground truth and against
+//! pflogsumm run on the same log.
+
+use crate::util::{ok, read_truth, root};
+use serde_json::Value;
+use std::collections::HashMap;
+use std::process::Command;
+
+/// pflogsumm's "Grand Totals" as label → number (`deferred` also gives `deferrals`).
+fn pflogsumm_totals(log: &std::path::Path) -> Option<HashMap<String, u64>> {
+    let bin = ["/usr/sbin/pflogsumm", "/usr/bin/pflogsumm"]
+        .into_iter()
+        .find(|p| std::path::Path::new(p).exists())?;
+    let out = Command::new(bin).arg(log).output().expect("run pflogsumm");
+    assert!(out.status.success(), "pflogsumm failed");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut totals = HashMap::new();
+    for line in text
+        .lines()
+        .skip_while(|l| !l.starts_with("Grand Totals"))
+        .take(25)
+    {
+        let mut words = line.split_whitespace();
+        let (Some(n), Some(label)) = (words.next(), words.next()) else {
+            continue;
+        };
+        let Ok(n) = n.parse::<u64>() else { continue };
+        let label = match (label, words.next()) {
+            ("bytes" | "reject" | "sending" | "recipient", Some(w)) => format!("{label} {w}"),
+            _ => label.to_string(),
+        };
+        if label == "deferred" {
+            let rest: String = line.split('(').nth(1).unwrap_or("").to_string();
+            if let Some(d) = rest.split_whitespace().next().and_then(|d| d.parse().ok()) {
+                totals.insert("deferrals".to_string(), d);
+            }
+        }
+        totals.insert(label, n);
+    }
+    Some(totals)
+}
+
+#[test]
+fn report_matches_pflogsumm_and_the_ground_truth() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("r.db");
+    let log = root().join("testdata/postfix/harness.log");
+    ok(&db, &["ingest", "--quiet", log.to_str().unwrap()]);
+    let report = |extra: &[&str]| -> Value {
+        let mut args = vec!["report", "--format", "json"];
+        args.extend_from_slice(extra);
+        serde_json::from_str(&ok(&db, &args)).unwrap()
+    };
+    let r = report(&[]);
+    let t = &r["totals"];
+    let n = |k: &str| t[k].as_u64().unwrap_or_else(|| panic!("totals.{k}: {t}"));
+
+    // Against the scenario's ground truth (one record per recipient, final status).
+    let truth = read_truth(&root().join("testdata/postfix/harness.truth.jsonl"));
+    let count = |status: &str| truth.iter().filter(|x| x.status == status).count() as u64;
+    assert_eq!(
+        n("bounced"),
+        count("bounced"),
+        "each bounced recipient once"
+    );
+    assert_eq!(n("expired"), count("expired"));
+    assert_eq!(n("rejected"), count("rejected"), "each refusal once");
+    // Delivered: the scenario's recipients plus the delivery status notifications that
+    // Postfix sent back to senders (from <>, like the scenario's own null-sender case).
+    let null = report(&["--from", "<>"]);
+    let null_delivered = null["totals"]["delivered"].as_u64().unwrap();
+    let scenario_null = truth
+        .iter()
+        .filter(|x| x.status == "delivered" && x.sender.is_empty())
+        .count() as u64;
+    assert_eq!(
+        n("delivered") - null_delivered,
+        count("delivered") - scenario_null
+    );
+    assert!(
+        null_delivered > scenario_null,
+        "notifications were delivered too"
+    );
+    assert_eq!(
+        null["totals"]["received"].as_u64().unwrap(),
+        truth
+            .iter()
+            .filter(|x| x.sender.is_empty())
+            .map(|x| &x.case)
+            .collect::<std::collections::HashSet<_>>()
+            .len() as u64,
+        "notifications are generated, not received"
+    );
+    let still_queued = truth.iter().filter(|x| x.status == "deferred").count() as u64;
+    assert!(
+        n("deferred") >= still_queued,
+        "every recipient still queued was deferred"
+    );
+    assert_eq!(
+        r["reject_classes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["count"].as_u64().unwrap())
+            .sum::<u64>(),
+        n("rejected")
+    );
+
+    // Against pflogsumm on the same log.
+    let Some(p) = pflogsumm_totals(&log) else {
+        assert_ne!(
+            std::env::var("CI").as_deref(),
+            Ok("true"),
+            "pflogsumm must be installed in CI (scripts/test.sh installs it)"
+        );
+        eprintln!("skipped the pflogsumm comparison: pflogsumm is not installed");
+        return;
+    };
+    for k in [
+        "received",
+        "delivered",
+        "forwarded",
+        "deferred",
+        "deferrals",
+        "bounced",
+        "held",
+        "discarded",
+        "senders",
+        "recipients",
+    ] {
+        assert_eq!(n(k), p[k], "{k}: mailtrace {} vs pflogsumm {}", n(k), p[k]);
+    }
+    assert_eq!(n("bytes_received"), p["bytes received"]);
+    assert_eq!(n("bytes_delivered"), p["bytes delivered"]);
+    assert_eq!(n("reject_warnings"), p["reject warnings"]);
+    assert_eq!(n("sending_domains"), p["sending hosts/domains"]);
+    assert_eq!(n("recipient_domains"), p["recipient hosts/domains"]);
+    // Rejected: pflogsumm counts reject lines. A message refused after DATA for its size gets
+    // a 552 reply but no reject line from Postfix (only `warning: QUEUEID: queue file size
+    // limit exceeded`); mailtrace counts it as refused too.
+    let text = std::fs::read_to_string(&log).unwrap();
+    let mut size_refused: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains(": queue file size limit exceeded"))
+        .filter_map(|l| l.split("warning: ").nth(1)?.split(':').next())
+        .collect();
+    size_refused.sort_unstable();
+    size_refused.dedup();
+    assert_eq!(size_refused.len(), 1, "the harness has one such case");
+    assert_eq!(n("rejected"), p["rejected"] + size_refused.len() as u64);
+
+    // The text form carries the same totals.
+    let text = ok(&db, &["report"]);
+    assert!(
+        text.contains(&format!("{:>8}   received", n("received"))),
+        "{text}"
+    );
+    assert!(text.contains("Per-Day Traffic Summary") && text.contains("Rejects by class"));
+}
