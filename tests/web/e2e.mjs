@@ -661,6 +661,40 @@ scenario('j. navigation: rows open messages, back returns to the search, dates k
   eq(await page.inputValue('#since'), 'garbage', 'with the bad value');
 });
 
+scenario('k. statistics page: SVG charts with one bar per period and ranking row', async ({ page }) => {
+  // The period of the data set, whatever year the log was given when ingested.
+  const newest = (await apiJson(page, '/api/v1/messages?limit=1')).messages[0].received_at;
+  const day = newest.slice(0, 10);
+  const next = new Date(Date.parse(day + 'T00:00:00Z') + 86400000).toISOString().slice(0, 10);
+  const q = `since=${day}&until=${next}&tz=UTC`;
+  const report = await apiJson(page, `/api/v1/report?${q}&top=15`);
+  ok(report.totals.received > 0, `the report counts received messages (${report.totals.received})`);
+  await goto(page, `/stats?${q}`);
+  eq(new URL(page.url()).searchParams.get('tz'), 'UTC', 'an explicit zone is kept');
+  const count = (id) => page.locator(`svg#${id} g.bar`).count();
+  eq(await count('chart-hours'), 24, '24 hour columns');
+  eq(await count('chart-weekdays'), 7, '7 weekday columns');
+  eq(await count('chart-days-of-month'), 31, '31 day-of-month columns');
+  eq(await count('chart-destinations'), report.destination_domains.length, 'one bar per destination domain');
+  eq(await count('chart-senders'), report.top_senders.length, 'one bar per top sender');
+  eq(await count('chart-codes'), report.smtp_codes.length, 'one bar per SMTP code');
+  eq(await count('chart-rejects'), report.reject_classes.length, 'one bar per reject class');
+  eq(await count('chart-delays'), report.delays.histogram.length, 'one column per delay bucket');
+  const hour = report.per_hour.findIndex((h) => h.delivered > 0);
+  const want = ['delivered', 'deferred', 'bounced', 'rejected'].reduce((a, k) => a + report.per_hour[hour][k], 0);
+  eq(await page.locator(`svg#chart-hours g.bar[data-label="${report.per_hour[hour].period}"]`).getAttribute('data-value'), String(want), `hour ${hour} column value`);
+  const box = await page.locator('svg#chart-hours g.bar[data-label="' + report.per_hour[hour].period + '"] rect').first().boundingBox();
+  ok(box && box.height > 0 && box.width > 0, 'the busy hour column is drawn');
+  ok(await page.locator('svg#chart-hours text.axis-title', { hasText: 'hour of day' }).count() === 1, 'x axis title');
+  ok(await page.locator('svg#chart-hours text.axis-title', { hasText: 'messages' }).count() === 1, 'y axis title with its unit');
+  eq((await page.locator('#t-received').textContent()).trim(), String(report.totals.received), 'received total');
+  // The filter form narrows the charts: a sender domain with one sender.
+  await page.selectOption('#from', '@monitor.example');
+  await Promise.all([page.waitForNavigation({ waitUntil: 'load', timeout: TIMEOUT }), page.click('#stats-submit')]);
+  eq(await count('chart-senders'), 1, 'one sender for @monitor.example');
+  eq(await page.locator('svg#chart-senders g.bar').getAttribute('data-label'), 'alerts@monitor.example', 'that sender');
+});
+
 // ---------------------------------------------------------------- runner
 
 async function main() {

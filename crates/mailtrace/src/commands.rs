@@ -311,36 +311,7 @@ fn export(store: &dyn Store, a: &ExportArgs, tz: &TimeZone) -> Result<ExitCode> 
 /// no message (warnings, SASL failures).
 fn report(store: &dyn Store, a: &ReportArgs, tz: &TimeZone) -> Result<ExitCode> {
     let filter = filter_from(&a.filter, tz, now())?;
-    let mut b = mailtrace_report::Builder::new(tz.clone(), a.top.max(1));
-    store.export(&filter, &mut |m| {
-        b.add_message(&m);
-        Ok(())
-    })?;
-    for kind in ["notice", "session"] {
-        let f = LooseFilter {
-            kind: Some(kind.into()),
-            server: filter.server.clone(),
-            contains: None,
-            since: filter.since,
-            until: filter.until,
-        };
-        for page in 1.. {
-            let rows = store.loose_lines(
-                &f,
-                Paging {
-                    limit: 10_000,
-                    page,
-                },
-            )?;
-            for l in &rows {
-                b.add_line(&l.line);
-            }
-            if rows.len() < 10_000 {
-                break;
-            }
-        }
-    }
-    let r = b.finish();
+    let r = store.report(&filter, tz, a.top)?;
     let mut out = BufWriter::new(io::stdout().lock());
     match a.format {
         ReportFormat::Text => out.write_all(mailtrace_report::render_text(&r).as_bytes())?,

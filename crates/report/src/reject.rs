@@ -37,6 +37,8 @@ pub enum RejectClass {
     Tls,
     /// Spam or content policy (header/body checks, content filters).
     SpamContent,
+    /// A local access rule refused the client, sender or recipient (`Access denied`).
+    AccessPolicy,
     /// Rate or concurrency limits.
     RateLimit,
     /// Anything else.
@@ -45,7 +47,7 @@ pub enum RejectClass {
 
 impl RejectClass {
     /// Every class, in report order.
-    pub const ALL: [RejectClass; 15] = [
+    pub const ALL: [RejectClass; 16] = [
         RejectClass::Blocklist,
         RejectClass::Greylisting,
         RejectClass::UnknownRecipient,
@@ -59,6 +61,7 @@ impl RejectClass {
         RejectClass::Authentication,
         RejectClass::Tls,
         RejectClass::SpamContent,
+        RejectClass::AccessPolicy,
         RejectClass::RateLimit,
         RejectClass::Other,
     ];
@@ -79,6 +82,7 @@ impl RejectClass {
             RejectClass::Authentication => "authentication",
             RejectClass::Tls => "TLS required/failed",
             RejectClass::SpamContent => "spam/content policy",
+            RejectClass::AccessPolicy => "access policy",
             RejectClass::RateLimit => "rate limit",
             RejectClass::Other => "other",
         }
@@ -128,6 +132,8 @@ pub fn classify(code: Option<u16>, dsn: Option<&str>, text: &str) -> RejectClass
         "invalid recipient",
         "unknown recipient",
     ]) || dsn == Some("5.1.1")
+        || (t.contains("recipient address rejected")
+            && has(&["domain not found", "host or domain name not found"]))
     {
         return RejectClass::UnknownRecipient;
     }
@@ -187,6 +193,9 @@ pub fn classify(code: Option<u16>, dsn: Option<&str>, text: &str) -> RejectClass
     {
         return RejectClass::RateLimit;
     }
+    if has(&["access denied"]) && !has(&["client host rejected", "helo command rejected"]) {
+        return RejectClass::AccessPolicy;
+    }
     if has(&[
         "client host rejected",
         "helo command rejected",
@@ -197,7 +206,6 @@ pub fn classify(code: Option<u16>, dsn: Option<&str>, text: &str) -> RejectClass
         "hostname",
         "helo",
         "ehlo",
-        "access denied",
     ]) {
         return RejectClass::ClientOrHelo;
     }
@@ -224,7 +232,10 @@ mod tests {
     #[test]
     fn real_reasons() {
         // Texts as Postfix and common policies write them (from the harness and the corpora).
-        let cases: [(Option<u16>, Option<&str>, &str, RejectClass); 16] = [
+        let cases: [(Option<u16>, Option<&str>, &str, RejectClass); 19] = [
+            (Some(554), Some("5.7.1"), "<blocked27@ok.test>: Recipient address rejected: Access denied", RejectClass::AccessPolicy),
+            (Some(554), Some("5.7.1"), "<spammer@bad.example>: Sender address rejected: Access denied", RejectClass::AccessPolicy),
+            (Some(550), Some("5.1.2"), "<rcpt29@nowhere.test>: Recipient address rejected: Host or domain name not found", RejectClass::UnknownRecipient),
             (Some(554), Some("5.7.1"), "Service unavailable; Client host [192.0.2.1] blocked using zen.spamhaus.org", RejectClass::Blocklist),
             (Some(450), Some("4.7.1"), "<a@b.c>: Recipient address rejected: Greylisted, see http://postgrey.schweikert.ch/", RejectClass::Greylisting),
             (Some(550), Some("5.1.1"), "<nobody@ok.test>: Recipient address rejected: User unknown in virtual mailbox table", RejectClass::UnknownRecipient),

@@ -12,9 +12,11 @@
 pub mod api;
 mod assets;
 pub mod auth;
+mod charts;
 pub mod pages;
 pub mod pool;
 mod query;
+mod stats;
 
 pub use auth::{hash_password, Auth, AuthError};
 
@@ -99,6 +101,7 @@ fn api_routes() -> Vec<(&'static str, MethodRouter<Shared>)> {
         ("/api/v1/export.json", get(api::export_json)),
         ("/api/v1/facets", get(api::facets)),
         ("/api/v1/stats", get(api::stats)),
+        ("/api/v1/report", get(stats::api)),
     ]
 }
 
@@ -112,6 +115,7 @@ pub fn router(state: Shared) -> Router {
     let mut app = Router::new()
         .route("/", get(pages::search))
         .route("/message/{id}", get(pages::message))
+        .route("/stats", get(stats::page))
         .route("/static/{file}", get(assets::serve));
     for (path, handler) in api_routes() {
         app = app.route(path, handler);

@@ -61,8 +61,15 @@
   }
 
   function form() {
-    var f = document.getElementById("search");
+    var f = document.getElementById("search") || document.getElementById("stats-form");
     if (!f) { return; }
+    // Statistics are bucketed by day and hour: ask for them in the browser's zone.
+    if (f.id === "stats-form" && !new URLSearchParams(location.search).has("tz") && zone !== "UTC") {
+      var u = new URL(location.href);
+      u.searchParams.set("tz", zone);
+      location.replace(u.toString());
+      return;
+    }
     var tz = document.getElementById("tz");
     var when = document.getElementById("when");
     var since = document.getElementById("since");

@@ -584,7 +584,7 @@ fn openapi_document_matches_the_server() {
             if p["in"] == "query" {
                 let name = p["name"].as_str().unwrap();
                 let value = match name {
-                    "limit" => "5",
+                    "limit" | "top" => "5",
                     "page" => "1",
                     "tz" => "Europe/Paris",
                     "when" => "custom",
@@ -657,4 +657,79 @@ fn openapi_document_matches_the_server() {
         "x"
     )
     .is_err());
+}
+
+#[test]
+fn statistics_page_and_report_api() {
+    let s = start(Auth::default());
+    let range = "since=2026-11-24&until=2026-11-25";
+    let r = get(&s, &format!("/api/v1/report?{range}&top=50")).json();
+    assert_eq!(
+        r["totals"]["received"], 32,
+        "the harness log (the hand-written ones are from 1970)"
+    );
+    assert_eq!(r["totals"]["delivered"], 38);
+    let all = get(&s, "/api/v1/report?since=1970-01-01&server=evil").json();
+    assert_eq!(all["totals"]["received"], 2);
+    let page = get(&s, &format!("/stats?{range}&tz=UTC&top=50"));
+    assert_eq!(page.status, 200);
+    let body = &page.body;
+    // One group per period or ranking row, in each chart.
+    let bars_in = |id: &str| -> usize {
+        let start = body
+            .find(&format!("<svg class=\"chart\" id=\"{id}\""))
+            .unwrap_or_else(|| panic!("{id}"));
+        let end = start + body[start..].find("</svg>").unwrap();
+        body[start..end].matches("<g class=\"bar\"").count()
+    };
+    assert_eq!(bars_in("chart-hours"), 24);
+    assert_eq!(bars_in("chart-weekdays"), 7);
+    assert_eq!(bars_in("chart-days-of-month"), 31);
+    assert_eq!(bars_in("chart-days"), 1);
+    assert_eq!(
+        bars_in("chart-destinations"),
+        r["destination_domains"].as_array().unwrap().len()
+    );
+    assert_eq!(
+        bars_in("chart-senders"),
+        r["top_senders"].as_array().unwrap().len()
+    );
+    assert_eq!(
+        bars_in("chart-rejects"),
+        r["reject_classes"].as_array().unwrap().len()
+    );
+    assert_eq!(bars_in("chart-delays"), 10);
+    // The hour of the harness run carries its outcomes.
+    let h18 = &r["per_hour"][18];
+    let sum: u64 = ["delivered", "deferred", "bounced", "rejected"]
+        .iter()
+        .map(|k| h18[k].as_u64().unwrap())
+        .sum();
+    assert!(
+        body.contains(&format!("data-label=\"18\" data-value=\"{sum}\"")),
+        "hour 18 = {sum}"
+    );
+    assert!(
+        body.contains(">hour of day<") && body.contains(">messages (recipients)<"),
+        "axis titles with units"
+    );
+    assert!(body.contains("id=\"t-received\">32<"));
+    // Hostile senders are escaped inside the SVG too.
+    let evil = get(
+        &s,
+        "/stats?since=1970-01-01&until=1970-01-02&server=evil&tz=UTC",
+    )
+    .body;
+    assert!(
+        !evil.contains("<b>") && evil.contains("&quot;quoted &lt;b&gt;&quot;@evil.test"),
+        "escaped in SVG"
+    );
+    // A bad filter names the field.
+    let bad = get(&s, "/stats?since=soon");
+    assert_eq!(bad.status, 400);
+    assert!(bad.body.contains("invalid since"));
+    assert_eq!(
+        get(&s, "/api/v1/report?top=0").json()["error"]["field"],
+        "top"
+    );
 }

@@ -321,6 +321,50 @@ pub trait Store: Send {
     /// The backend failed.
     fn stats(&self) -> Result<StoreStats, StoreError>;
 
+    /// Mail-flow statistics of the messages matching `filter` and of the lines in its time range
+    /// that belong to no message, days and hours in `tz`, `top` rows per ranking. The default
+    /// counts every matching message; a backend may answer from aggregates it keeps.
+    ///
+    /// # Errors
+    /// The backend failed.
+    fn report(
+        &self,
+        filter: &Filter,
+        tz: &jiff::tz::TimeZone,
+        top: usize,
+    ) -> Result<mailtrace_report::Report, StoreError> {
+        let mut b = mailtrace_report::Builder::new(tz.clone(), top.max(1));
+        self.export(filter, &mut |m| {
+            b.add_message(&m);
+            Ok(())
+        })?;
+        for kind in ["notice", "session"] {
+            let f = LooseFilter {
+                kind: Some(kind.into()),
+                server: filter.server.clone(),
+                contains: None,
+                since: filter.since,
+                until: filter.until,
+            };
+            for page in 1.. {
+                let rows = self.loose_lines(
+                    &f,
+                    Paging {
+                        limit: 10_000,
+                        page,
+                    },
+                )?;
+                for l in &rows {
+                    b.add_line(&l.line);
+                }
+                if rows.len() < 10_000 {
+                    break;
+                }
+            }
+        }
+        Ok(b.finish())
+    }
+
     /// The servers and the `limit` busiest sender domains.
     ///
     /// # Errors
