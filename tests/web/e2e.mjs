@@ -10,6 +10,8 @@
 import { chromium } from 'playwright-core';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 
 const BASE = (process.argv[2] || process.env.MAILTRACE_URL || '').replace(/\/+$/, '');
 if (!/^https?:\/\/[^/]+$/.test(BASE)) {
@@ -693,6 +695,32 @@ scenario('k. statistics page: SVG charts with one bar per period and ranking row
   await Promise.all([page.waitForNavigation({ waitUntil: 'load', timeout: TIMEOUT }), page.click('#stats-submit')]);
   eq(await count('chart-senders'), 1, 'one sender for @monitor.example');
   eq(await page.locator('svg#chart-senders g.bar').getAttribute('data-label'), 'alerts@monitor.example', 'that sender');
+});
+
+// Last: it adds messages to the store.
+scenario('l. live page: a message ingested after the page opened appears without a reload', async ({ page }) => {
+  const bin = process.env.MAILTRACE_BIN;
+  const db = process.env.MAILTRACE_DB;
+  const late = process.env.MAILTRACE_LATE_LOG;
+  ok(bin && db && late, 'MAILTRACE_BIN, MAILTRACE_DB and MAILTRACE_LATE_LOG are set');
+  const text = readFileSync(late, 'utf8');
+  const qid = (text.match(/postfix\/smtpd\[\d+\]: ([0-9A-F]{6,}): client=/) || [])[1];
+  ok(qid, `a queue id of the late log (${qid})`);
+  await goto(page, '/live');
+  await page.evaluate(() => { window.__notReloaded = true; });
+  const before = await page.locator('#live tr.msg').count();
+  ok(before > 0, `the live page lists messages (${before})`);
+  eq(await page.locator('#live td.c-queue_id', { hasText: qid }).count(), 0, `${qid} is not listed yet`);
+  const ingest = spawnSync(bin, ['--db', db, 'ingest', '--quiet', late], { encoding: 'utf8', timeout: 60000 });
+  eq(ingest.status, 0, `mailtrace ingest of the late log: ${ingest.stderr}`);
+  await page.locator('#live td.c-queue_id', { hasText: qid }).first().waitFor({ timeout: TIMEOUT });
+  ok(await page.evaluate(() => window.__notReloaded === true), 'the page was updated in place, not reloaded');
+  const row = page.locator('#live tr.msg', { has: page.locator('td.c-queue_id', { hasText: qid }) }).first();
+  matches(await row.locator('a.msg-link').getAttribute('href'), /^\/message\/-?\d+$/, 'the new row links to its message');
+  ok((await page.locator('#live tr.msg').count()) > before, 'more rows than before');
+  matches(await page.locator('#live-updated').textContent(), /^updated \d\d:\d\d:\d\d$/, 'the page says when it was updated');
+  eq(await page.getAttribute('#list-today', 'href'), '/?when=today', 'a link to today\'s list');
+  eq(await page.getAttribute('#list-7d', 'href'), '/?when=7d', 'a link to the last 7 days');
 });
 
 // ---------------------------------------------------------------- runner

@@ -168,7 +168,11 @@ fn dashboard_in_headless_chromium() {
     node.arg("e2e.mjs")
         .arg(&url)
         .current_dir(&web)
-        .env("CHROMIUM", chromium());
+        .env("CHROMIUM", chromium())
+        // The live scenario ingests one more real log while its page is open.
+        .env("MAILTRACE_BIN", env!("CARGO_BIN_EXE_mailtrace"))
+        .env("MAILTRACE_DB", &db)
+        .env("MAILTRACE_LATE_LOG", td.join("harness-2.log"));
     let log = dir.path().join("e2e.log");
     let status = run_logged(node, &log, "node e2e.mjs", RUN_TIMEOUT);
     let output = std::fs::read_to_string(&log).unwrap_or_default();

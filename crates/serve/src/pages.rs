@@ -492,3 +492,36 @@ fn error_page(status: StatusCode, message: &str) -> Response {
 pub async fn not_found() -> Response {
     error_page(StatusCode::NOT_FOUND, "no such page")
 }
+
+#[derive(Template)]
+#[template(path = "live.html")]
+struct LivePage {
+    rows: Vec<RowView>,
+    total: u64,
+}
+
+/// Messages on the live page.
+pub const LIVE_ROWS: u32 = 100;
+
+/// `GET /live`: the latest messages, kept current by the page script (it polls the API and
+/// updates the table in place).
+pub async fn live(State(state): State<Shared>) -> Response {
+    let paging = mailtrace_query::Paging {
+        limit: LIVE_ROWS,
+        page: 1,
+    };
+    match state
+        .pool
+        .run(move |s| s.search(&mailtrace_query::Filter::default(), paging))
+        .await
+    {
+        Ok(res) => html(
+            LivePage {
+                rows: res.messages.iter().map(row).collect(),
+                total: res.total,
+            },
+            StatusCode::OK,
+        ),
+        Err(e) => error_page(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
+    }
+}

@@ -127,10 +127,75 @@
     }
   }
 
+  // The live page: poll the API and rebuild the rows in place (text only, never markup).
+  function live() {
+    var table = document.getElementById("live");
+    if (!table || !window.fetch) { return; }
+    var url = table.getAttribute("data-poll");
+    var body = table.querySelector("tbody");
+    var seen = {};
+    body.querySelectorAll("tr.msg").forEach(function (r) { seen[r.getAttribute("data-id")] = true; });
+    var cell = function (tr, cls, text) {
+      var td = document.createElement("td");
+      td.className = cls;
+      td.textContent = text;
+      tr.appendChild(td);
+      return td;
+    };
+    var render = function (messages) {
+      var rows = document.createDocumentFragment();
+      var next = {};
+      messages.forEach(function (m) {
+        var id = String(m.id);
+        if (!/^-?[0-9]+$/.test(id)) { return; }
+        next[id] = true;
+        var tr = document.createElement("tr");
+        tr.className = "msg" + (seen[id] ? "" : " new");
+        tr.setAttribute("data-id", id);
+        var td = cell(tr, "c-time", "");
+        var a = document.createElement("a");
+        a.className = "msg-link";
+        a.href = "/message/" + id;
+        var d = new Date(m.received_at);
+        a.textContent = isNaN(d.getTime()) ? String(m.received_at) : local(d);
+        td.appendChild(a);
+        cell(tr, "c-server", m.server || "");
+        cell(tr, "c-queue_id", m.queue_id || "");
+        cell(tr, "c-from", m.sender === "" ? "<>" : (m.sender || ""));
+        cell(tr, "c-to", (m.recipients || []).map(function (r) { return r.address; }).join(", "));
+        cell(tr, "c-subject", m.subject || "");
+        var st = cell(tr, "c-status", "");
+        var badge = document.createElement("span");
+        var status = /^[a-z]+$/.test(m.status) ? m.status : "unknown";
+        badge.className = "badge st-" + status;
+        badge.textContent = status;
+        st.appendChild(badge);
+        rows.appendChild(tr);
+      });
+      body.replaceChildren(rows);
+      seen = next;
+    };
+    var status = document.getElementById("live-status");
+    var updated = document.getElementById("live-updated");
+    var poll = function () {
+      fetch(url, { headers: { "Accept": "application/json" }, credentials: "same-origin" })
+        .then(function (r) { if (!r.ok) { throw new Error("HTTP " + r.status); } return r.json(); })
+        .then(function (j) {
+          render(j.messages || []);
+          status.textContent = j.total + " messages in the store; the newest 100, updated every few seconds";
+          updated.textContent = "updated " + local(new Date()).slice(11);
+        })
+        .catch(function (e) { updated.textContent = "update failed: " + e.message; })
+        .then(function () { window.setTimeout(poll, 2000); });
+    };
+    window.setTimeout(poll, 2000);
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     times();
     columns();
     form();
     navigation();
+    live();
   });
 }());

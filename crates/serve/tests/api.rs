@@ -406,6 +406,11 @@ fn pages_escape_log_content() {
     assert!(get(&s, "/?message_id=case17%40harness.test")
         .body
         .contains(">1 message<"));
+    // The live page lists the newest messages (all 48 here), escaped.
+    let live = get(&s, "/live");
+    assert_eq!(live.status, 200);
+    assert_eq!(live.body.matches("<tr class=\"msg\"").count(), 48);
+    assert!(!live.body.contains("<script>alert"));
     // Assets are embedded.
     let js = get(&s, "/static/app.js");
     assert_eq!(js.status, 200);
