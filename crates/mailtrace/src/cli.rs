@@ -51,6 +51,17 @@ pub enum ReportFormat {
     Text,
     /// JSON.
     Json,
+    /// A standalone HTML document with charts.
+    Html,
+}
+
+/// Periods of `report --period`.
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReportPeriod {
+    /// Yesterday (in --tz).
+    Day,
+    /// The 7 days before today (in --tz).
+    Week,
 }
 
 /// `report`.
@@ -65,6 +76,29 @@ pub struct ReportArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
     pub format: ReportFormat,
+    /// The period: yesterday, or the 7 days before today (instead of --since/--until/--last).
+    #[arg(long, value_enum, conflicts_with_all = ["since", "until", "last", "today", "yesterday"])]
+    pub period: Option<ReportPeriod>,
+    /// Send the report by e-mail (HTML and plain text) to this address instead of printing it
+    /// (repeat for more recipients).
+    #[arg(long, value_name = "ADDR")]
+    pub mail_to: Vec<String>,
+    /// SMTP server to send through (plain SMTP; usually the local mail server).
+    #[arg(
+        long,
+        value_name = "HOST:PORT",
+        default_value = "127.0.0.1:25",
+        requires = "mail_to"
+    )]
+    pub smtp: String,
+    /// Sender address of the e-mail.
+    #[arg(
+        long,
+        value_name = "ADDR",
+        default_value = "mailtrace@localhost",
+        requires = "mail_to"
+    )]
+    pub mail_from: String,
 }
 
 /// Who may use the server.

@@ -2,7 +2,7 @@
 
 use crate::cli::{
     AuthArgs, Cli, Command, DemoArgs, ExportArgs, ExportFormat, FilterArgs, IngestArgs, LinesArgs,
-    ReportArgs, ReportFormat, SearchArgs, SearchFormat, ShowArgs, ShowFormat,
+    ReportArgs, ReportFormat, ReportPeriod, SearchArgs, SearchFormat, ShowArgs, ShowFormat,
 };
 use crate::progress::Bar;
 use anyhow::{bail, Context, Result};
@@ -310,11 +310,45 @@ fn export(store: &dyn Store, a: &ExportArgs, tz: &TimeZone) -> Result<ExitCode> 
 /// Statistics of the matching messages, and of the lines in their time range that belong to
 /// no message (warnings, SASL failures).
 fn report(store: &dyn Store, a: &ReportArgs, tz: &TimeZone) -> Result<ExitCode> {
-    let filter = filter_from(&a.filter, tz, now())?;
+    let mut filter = filter_from(&a.filter, tz, now())?;
+    let mut label = String::from("all messages");
+    if let Some(p) = a.period {
+        let today = mailtrace_query::TimePreset::Today.range(now(), tz).0;
+        let days = match p {
+            ReportPeriod::Day => 1,
+            ReportPeriod::Week => 7,
+        };
+        let start = today.to_jiff().to_zoned(tz.clone()) - jiff::Span::new().days(days);
+        filter.since = Some(Ts::from_jiff(start.timestamp()));
+        filter.until = Some(today);
+        label = format!(
+            "{} to {}",
+            start.strftime("%Y-%m-%d"),
+            (today.to_jiff().to_zoned(tz.clone()) - jiff::Span::new().days(1)).strftime("%Y-%m-%d")
+        );
+    } else if filter.since.is_some() || filter.until.is_some() {
+        label = format!(
+            "{} to {}",
+            filter
+                .since
+                .map_or("the beginning".into(), |t| format_time(t, tz)),
+            filter.until.map_or("now".into(), |t| format_time(t, tz))
+        );
+    }
     let r = store.report(&filter, tz, a.top)?;
+    if !a.mail_to.is_empty() {
+        send_report(&r, &label, a)?;
+        eprintln!(
+            "mailtrace: report sent to {} via {}",
+            a.mail_to.join(", "),
+            a.smtp
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
     let mut out = BufWriter::new(io::stdout().lock());
     match a.format {
         ReportFormat::Text => out.write_all(mailtrace_report::render_text(&r).as_bytes())?,
+        ReportFormat::Html => out.write_all(mailtrace_report::render_html(&r, true).as_bytes())?,
         ReportFormat::Json => {
             serde_json::to_writer_pretty(&mut out, &r)?;
             writeln!(out)?;
@@ -322,6 +356,48 @@ fn report(store: &dyn Store, a: &ReportArgs, tz: &TimeZone) -> Result<ExitCode> 
     }
     out.flush()?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Mail the report: a plain-text and an HTML part (tables, no charts: mail clients rarely show
+/// SVG), through a plain SMTP server.
+fn send_report(r: &mailtrace_report::Report, label: &str, a: &ReportArgs) -> Result<()> {
+    use lettre::message::{header::ContentType, MultiPart, SinglePart};
+    let t = &r.totals;
+    let subject = format!(
+        "mailtrace report, {label}: {} received, {} delivered, {} bounced, {} rejected",
+        t.received, t.delivered, t.bounced, t.rejected
+    );
+    let mut msg = lettre::Message::builder()
+        .from(a.mail_from.parse().context("--mail-from")?)
+        .subject(subject);
+    for to in &a.mail_to {
+        msg = msg.to(to.parse().with_context(|| format!("--mail-to {to}"))?);
+    }
+    let email = msg.multipart(
+        MultiPart::alternative()
+            .singlepart(
+                SinglePart::builder()
+                    .header(ContentType::TEXT_PLAIN)
+                    .body(mailtrace_report::render_text(r)),
+            )
+            .singlepart(
+                SinglePart::builder()
+                    .header(ContentType::TEXT_HTML)
+                    .body(mailtrace_report::render_html(r, false)),
+            ),
+    )?;
+    let (host, port) = a
+        .smtp
+        .rsplit_once(':')
+        .and_then(|(h, p)| Some((h.trim_matches(['[', ']']), p.parse::<u16>().ok()?)))
+        .with_context(|| format!("--smtp {:?}: expected HOST:PORT", a.smtp))?;
+    let transport = lettre::SmtpTransport::builder_dangerous(host)
+        .port(port)
+        .timeout(Some(std::time::Duration::from_secs(30)))
+        .build();
+    lettre::Transport::send(&transport, &email)
+        .with_context(|| format!("sending the report through {}", a.smtp))?;
+    Ok(())
 }
 
 fn skip_first_line(buf: &[u8]) -> &[u8] {

@@ -156,4 +156,143 @@ fn report_matches_pflogsumm_and_the_ground_truth() {
         "{text}"
     );
     assert!(text.contains("Per-Day Traffic Summary") && text.contains("Rejects by class"));
+    let html = ok(&db, &["report", "--format", "html"]);
+    assert!(html.starts_with("<!doctype html>") && html.trim_end().ends_with("</html>"));
+    assert_eq!(
+        html.matches("<svg class=\"chart\"").count(),
+        10,
+        "the charts of the statistics page"
+    );
+    assert!(html.contains(&format!(
+        "<td>received</td><td class=\"n\">{}</td>",
+        n("received")
+    )));
+    assert!(!html.contains("<script"), "no script in a report");
+}
+
+/// Kills the SMTP sink when the test ends.
+struct Sink(std::process::Child);
+
+impl Drop for Sink {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn report_by_mail_arrives() {
+    let sink_bin = std::path::Path::new("/usr/sbin/smtp-sink");
+    if !sink_bin.exists() {
+        assert_ne!(
+            std::env::var("CI").as_deref(),
+            Ok("true"),
+            "Postfix's smtp-sink must be installed in CI"
+        );
+        eprintln!("skipped: /usr/sbin/smtp-sink (Postfix) is not installed");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("r.db");
+    let log = root().join("testdata/postfix/harness.log");
+    ok(&db, &["ingest", "--quiet", log.to_str().unwrap()]);
+    let expected: Value = serde_json::from_str(&ok(&db, &["report", "--format", "json"])).unwrap();
+
+    // Postfix's SMTP sink on a free loopback port, appending every transaction to a file.
+    let spool = dir.path().join("spool");
+    std::fs::create_dir(&spool).unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&spool, std::fs::Permissions::from_mode(0o777)).unwrap();
+    }
+    let dump = spool.join("mail.dump");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut cmd = Command::new(sink_bin);
+    // smtp-sink refuses to run as root unless told whose privileges to take.
+    let root_user = Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+        .unwrap_or(false);
+    if root_user {
+        cmd.args(["-u", "nobody"]);
+    }
+    cmd.arg("-D")
+        .arg(&dump)
+        .arg(format!("127.0.0.1:{port}"))
+        .arg("5");
+    let _sink = Sink(cmd.spawn().expect("start smtp-sink"));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "smtp-sink did not start"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+
+    let smtp = format!("127.0.0.1:{port}");
+    ok(
+        &db,
+        &[
+            "report",
+            "--mail-to",
+            "postmaster@example.test",
+            "--mail-from",
+            "mailtrace@example.test",
+            "--smtp",
+            &smtp,
+        ],
+    );
+    let mut mail = String::new();
+    while !mail.contains("</html>") {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no mail in {}: {mail}",
+            dump.display()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        mail = std::fs::read_to_string(&dump).unwrap_or_default();
+    }
+    // Unfold headers and undo quoted-printable soft breaks before reading.
+    let mail = mail
+        .replace("\r\n", "\n")
+        .replace("=\n", "")
+        .replace("\n ", " ");
+    let t = &expected["totals"];
+    assert!(mail.contains("postmaster@example.test"), "{mail}");
+    let subject = mail
+        .lines()
+        .find(|l| l.starts_with("Subject:"))
+        .unwrap_or("");
+    assert!(
+        subject.contains(&format!(
+            "{} received, {} delivered",
+            t["received"], t["delivered"]
+        )),
+        "{subject}"
+    );
+    assert!(mail.contains("Content-Type: text/plain") && mail.contains("Content-Type: text/html"));
+    assert!(
+        mail.contains(&format!(
+            "{:>8}   received",
+            t["received"].as_u64().unwrap()
+        )),
+        "text part"
+    );
+    assert!(
+        mail.contains(&format!(
+            "<td>bounced</td><td class=3D\"n\">{}</td>",
+            t["bounced"]
+        )) || mail.contains(&format!(
+            "<td>bounced</td><td class=\"n\">{}</td>",
+            t["bounced"]
+        )),
+        "HTML part: {mail}"
+    );
 }

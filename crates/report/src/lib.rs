@@ -13,9 +13,12 @@
 //! counts messages with at least one deferral; *rejected* counts refusals (each refused
 //! recipient, or the message when it was refused as a whole).
 
+pub mod charts;
+mod html;
 pub mod reject;
 mod text;
 
+pub use html::render_html;
 pub use reject::{classify, RejectClass};
 pub use text::render_text;
 

@@ -202,9 +202,21 @@ fn days_and_hours_are_in_the_zone() {
 }
 
 #[test]
-fn text_output_defuses_control_characters() {
+fn outputs_defuse_log_content() {
     let mut b = Builder::new(TimeZone::UTC, 10);
     b.add_message(&received(1, T, "evil\u{1b}[2J@x.test", 1, vec![]));
-    let text = render_text(&b.finish());
+    b.add_message(&received(
+        2,
+        T,
+        "<script>alert(1)</script>@x.test",
+        1,
+        vec![],
+    ));
+    let r = b.finish();
+    let text = render_text(&r);
     assert!(!text.contains('\u{1b}'));
+    for html in [render_html(&r, true), render_html(&r, false)] {
+        assert!(!html.contains("<script>"), "{html}");
+        assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;@x.test"));
+    }
 }

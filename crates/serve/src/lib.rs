@@ -12,7 +12,6 @@
 pub mod api;
 mod assets;
 pub mod auth;
-mod charts;
 pub mod pages;
 pub mod pool;
 mod query;

@@ -1,7 +1,6 @@
 //! Statistics: the page `/stats` (totals and server-drawn SVG charts) and `GET /api/v1/report`.
 
 use crate::api::ApiError;
-use crate::charts::{bars, columns, Series};
 use crate::query::SearchRequest;
 use crate::Shared;
 use askama::Template;
@@ -9,7 +8,8 @@ use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use axum::Json;
-use mailtrace_report::{PeriodRow, Report, DELAY_BUCKETS};
+use mailtrace_report::charts::{report_charts, Chart};
+use mailtrace_report::Report;
 
 /// Rows per ranking.
 const TOP: usize = 15;
@@ -46,13 +46,6 @@ pub async fn api(State(state): State<Shared>, RawQuery(q): RawQuery) -> Result<R
     Ok(Json(report(&state, &req, top).await?).into_response())
 }
 
-/// A chart on the page.
-pub struct ChartView {
-    id: &'static str,
-    title: String,
-    svg: String,
-}
-
 #[derive(Template)]
 #[template(path = "stats.html")]
 struct StatsPage {
@@ -66,176 +59,8 @@ struct StatsPage {
     domains: Vec<String>,
     error: Option<String>,
     report: Option<Report>,
-    charts: Vec<ChartView>,
+    charts: Vec<Chart>,
     search_url: String,
-}
-
-fn outcome_series(rows: &[PeriodRow]) -> Vec<Series<'static>> {
-    let col = |f: fn(&PeriodRow) -> u64| rows.iter().map(f).collect::<Vec<u64>>();
-    vec![
-        Series {
-            name: "delivered",
-            class: "s-delivered",
-            values: col(|r| r.traffic.delivered),
-        },
-        Series {
-            name: "deferred",
-            class: "s-deferred",
-            values: col(|r| r.traffic.deferred),
-        },
-        Series {
-            name: "bounced",
-            class: "s-bounced",
-            values: col(|r| r.traffic.bounced),
-        },
-        Series {
-            name: "rejected",
-            class: "s-rejected",
-            values: col(|r| r.traffic.rejected),
-        },
-    ]
-}
-
-fn period_chart(
-    id: &'static str,
-    title: &str,
-    rows: &[PeriodRow],
-    x_title: &str,
-    every: usize,
-) -> ChartView {
-    let labels: Vec<String> = rows.iter().map(|r| r.period.clone()).collect();
-    ChartView {
-        id,
-        title: title.to_string(),
-        svg: columns(
-            id,
-            title,
-            &labels,
-            &outcome_series(rows),
-            x_title,
-            "messages (recipients)",
-            every,
-        ),
-    }
-}
-
-fn charts(r: &Report) -> Vec<ChartView> {
-    let mut v = vec![
-        period_chart("chart-months", "Monthly history", &r.per_month, "month", 1),
-        period_chart(
-            "chart-days",
-            "Per day",
-            &r.per_day,
-            "day",
-            r.per_day.len().div_ceil(12),
-        ),
-        period_chart(
-            "chart-days-of-month",
-            "Days of month",
-            &r.per_day_of_month,
-            "day of month",
-            2,
-        ),
-        period_chart(
-            "chart-weekdays",
-            "Days of week",
-            &r.per_weekday,
-            "day of week",
-            1,
-        ),
-        period_chart(
-            "chart-hours",
-            &format!("Hours (in {})", r.time_zone),
-            &r.per_hour,
-            "hour of day",
-            2,
-        ),
-    ];
-    let ranking =
-        |id: &'static str, title: &str, rows: Vec<(String, u64)>, unit: &str, class: &str| {
-            ChartView {
-                id,
-                title: title.to_string(),
-                svg: bars(id, title, &rows, unit, class),
-            }
-        };
-    v.push(ranking(
-        "chart-destinations",
-        "Top destination domains",
-        r.destination_domains
-            .iter()
-            .map(|d| (d.domain.clone(), d.messages))
-            .collect(),
-        "deliveries",
-        "s-delivered",
-    ));
-    v.push(ranking(
-        "chart-senders",
-        "Top senders",
-        r.top_senders
-            .iter()
-            .map(|a| (a.address.clone(), a.messages))
-            .collect(),
-        "messages received",
-        "s-received",
-    ));
-    v.push(ranking(
-        "chart-codes",
-        "SMTP reply codes of failures",
-        r.smtp_codes
-            .iter()
-            .map(|c| (c.value.clone(), c.count))
-            .collect(),
-        "deferrals, bounces and refusals",
-        "s-deferred",
-    ));
-    v.push(ranking(
-        "chart-rejects",
-        "Reject reasons",
-        r.reject_classes
-            .iter()
-            .map(|c| (c.label.to_string(), c.count))
-            .collect(),
-        "refusals",
-        "s-rejected",
-    ));
-    let labels: Vec<String> = r
-        .delays
-        .histogram
-        .iter()
-        .enumerate()
-        .map(|(i, (b, _))| match b {
-            Some(b) => format!("≤{}", human_secs(*b)),
-            None => format!(">{}", human_secs(DELAY_BUCKETS[i - 1])),
-        })
-        .collect();
-    v.push(ChartView {
-        id: "chart-delays",
-        title: "Delivery delay".into(),
-        svg: columns(
-            "chart-delays",
-            "Delivery delay (receipt to delivery)",
-            &labels,
-            &[Series {
-                name: "deliveries",
-                class: "s-delivered",
-                values: r.delays.histogram.iter().map(|(_, n)| *n).collect(),
-            }],
-            "delay",
-            "deliveries",
-            1,
-        ),
-    });
-    v
-}
-
-fn human_secs(s: f64) -> String {
-    match s as u64 {
-        n if n >= 86_400 => format!("{}d", n / 86_400),
-        n if n >= 3600 => format!("{}h", n / 3600),
-        n if n >= 60 => format!("{}m", n / 60),
-        n => format!("{n}s"),
-    }
 }
 
 /// `GET /stats`.
@@ -283,7 +108,7 @@ pub async fn page(State(state): State<Shared>, RawQuery(q): RawQuery) -> Respons
     page.search_url = format!("/?{}", req.query_string());
     match report(&state, &req, top).await {
         Ok(r) => {
-            page.charts = charts(&r);
+            page.charts = report_charts(&r);
             page.report = Some(r);
             render(page, StatusCode::OK)
         }

@@ -4,6 +4,7 @@
 //! (horizontal bars for rankings). Both have axis titles with units and tick labels. Each
 //! column is a `g.bar` and each ranking row a `g.bar`, so tests can count them.
 
+use crate::{PeriodRow, Report, DELAY_BUCKETS};
 use std::fmt::Write as _;
 
 /// Escape text for SVG (XML) content and attributes.
@@ -238,6 +239,184 @@ pub fn bars(id: &str, title: &str, rows: &[(String, u64)], x_title: &str, class:
     );
     s.push_str("</svg>");
     s
+}
+
+/// A chart of a report.
+pub struct Chart {
+    /// Element id (`chart-hours`...).
+    pub id: &'static str,
+    /// Title.
+    pub title: String,
+    /// The SVG.
+    pub svg: String,
+}
+
+fn outcome_series(rows: &[PeriodRow]) -> Vec<Series<'static>> {
+    let col = |f: fn(&PeriodRow) -> u64| rows.iter().map(f).collect::<Vec<u64>>();
+    vec![
+        Series {
+            name: "delivered",
+            class: "s-delivered",
+            values: col(|r| r.traffic.delivered),
+        },
+        Series {
+            name: "deferred",
+            class: "s-deferred",
+            values: col(|r| r.traffic.deferred),
+        },
+        Series {
+            name: "bounced",
+            class: "s-bounced",
+            values: col(|r| r.traffic.bounced),
+        },
+        Series {
+            name: "rejected",
+            class: "s-rejected",
+            values: col(|r| r.traffic.rejected),
+        },
+    ]
+}
+
+fn period_chart(
+    id: &'static str,
+    title: &str,
+    rows: &[PeriodRow],
+    x_title: &str,
+    every: usize,
+) -> Chart {
+    let labels: Vec<String> = rows.iter().map(|r| r.period.clone()).collect();
+    Chart {
+        id,
+        title: title.to_string(),
+        svg: columns(
+            id,
+            title,
+            &labels,
+            &outcome_series(rows),
+            x_title,
+            "messages (recipients)",
+            every,
+        ),
+    }
+}
+
+/// The charts of the statistics page and the HTML report: periods as stacked columns
+/// (delivered, deferred, bounced, rejected), rankings as bars, delays as a histogram.
+pub fn report_charts(r: &Report) -> Vec<Chart> {
+    let mut v = vec![
+        period_chart("chart-months", "Monthly history", &r.per_month, "month", 1),
+        period_chart(
+            "chart-days",
+            "Per day",
+            &r.per_day,
+            "day",
+            r.per_day.len().div_ceil(12),
+        ),
+        period_chart(
+            "chart-days-of-month",
+            "Days of month",
+            &r.per_day_of_month,
+            "day of month",
+            2,
+        ),
+        period_chart(
+            "chart-weekdays",
+            "Days of week",
+            &r.per_weekday,
+            "day of week",
+            1,
+        ),
+        period_chart(
+            "chart-hours",
+            &format!("Hours (in {})", r.time_zone),
+            &r.per_hour,
+            "hour of day",
+            2,
+        ),
+    ];
+    let ranking =
+        |id: &'static str, title: &str, rows: Vec<(String, u64)>, unit: &str, class: &str| Chart {
+            id,
+            title: title.to_string(),
+            svg: bars(id, title, &rows, unit, class),
+        };
+    v.push(ranking(
+        "chart-destinations",
+        "Top destination domains",
+        r.destination_domains
+            .iter()
+            .map(|d| (d.domain.clone(), d.messages))
+            .collect(),
+        "deliveries",
+        "s-delivered",
+    ));
+    v.push(ranking(
+        "chart-senders",
+        "Top senders",
+        r.top_senders
+            .iter()
+            .map(|a| (a.address.clone(), a.messages))
+            .collect(),
+        "messages received",
+        "s-received",
+    ));
+    v.push(ranking(
+        "chart-codes",
+        "SMTP reply codes of failures",
+        r.smtp_codes
+            .iter()
+            .map(|c| (c.value.clone(), c.count))
+            .collect(),
+        "deferrals, bounces and refusals",
+        "s-deferred",
+    ));
+    v.push(ranking(
+        "chart-rejects",
+        "Reject reasons",
+        r.reject_classes
+            .iter()
+            .map(|c| (c.label.to_string(), c.count))
+            .collect(),
+        "refusals",
+        "s-rejected",
+    ));
+    let labels: Vec<String> = r
+        .delays
+        .histogram
+        .iter()
+        .enumerate()
+        .map(|(i, (b, _))| match b {
+            Some(b) => format!("≤{}", human_secs(*b)),
+            None => format!(">{}", human_secs(DELAY_BUCKETS[i - 1])),
+        })
+        .collect();
+    v.push(Chart {
+        id: "chart-delays",
+        title: "Delivery delay".into(),
+        svg: columns(
+            "chart-delays",
+            "Delivery delay (receipt to delivery)",
+            &labels,
+            &[Series {
+                name: "deliveries",
+                class: "s-delivered",
+                values: r.delays.histogram.iter().map(|(_, n)| *n).collect(),
+            }],
+            "delay",
+            "deliveries",
+            1,
+        ),
+    });
+    v
+}
+
+fn human_secs(s: f64) -> String {
+    match s as u64 {
+        n if n >= 86_400 => format!("{}d", n / 86_400),
+        n if n >= 3600 => format!("{}h", n / 3600),
+        n if n >= 60 => format!("{}m", n / 60),
+        n => format!("{n}s"),
+    }
 }
 
 #[cfg(test)]
