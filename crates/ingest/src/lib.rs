@@ -11,8 +11,10 @@
 #![deny(missing_docs)]
 
 mod reader;
+mod scan;
 
 pub use reader::{open_input, InputReader, MAX_LINE};
+pub use scan::{scan, ScanSummary};
 
 use jiff::tz::TimeZone;
 use mailtrace_correlate::{Correlator, CorrelatorState, Limits, Output};

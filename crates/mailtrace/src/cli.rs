@@ -76,6 +76,12 @@ pub struct ReportArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
     pub format: ReportFormat,
+    /// Read these log files (plain or gzip, `-` for stdin) instead of the store.
+    #[arg(long = "file", value_name = "PATH")]
+    pub files: Vec<PathBuf>,
+    /// With --file: year of the first BSD-timestamp line (default: from the file's time).
+    #[arg(long, requires = "files")]
+    pub year: Option<i16>,
     /// The period: yesterday, or the 7 days before today (instead of --since/--until/--last).
     #[arg(long, value_enum, conflicts_with_all = ["since", "until", "last", "today", "yesterday"])]
     pub period: Option<ReportPeriod>,

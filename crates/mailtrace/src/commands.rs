@@ -41,7 +41,8 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             println!("{}", serde_json::to_string_pretty(&s)?);
             Ok(ExitCode::SUCCESS)
         }
-        Command::Report(a) => report(open_store(cli.db, false)?.as_ref(), &a, &tz),
+        Command::Report(a) if !a.files.is_empty() => report(None, &a, &tz),
+        Command::Report(a) => report(Some(open_store(cli.db, false)?.as_ref()), &a, &tz),
         Command::Serve(a) => {
             let path = store_path(cli.db, false)?;
             serve(path, a.listen, &a.auth)
@@ -118,9 +119,10 @@ fn open_store(db: Option<PathBuf>, create: bool) -> Result<Box<dyn Store>> {
     Ok(Box::new(SqliteStore::open(&store_path(db, create)?)?))
 }
 
-fn ingest(store: &mut dyn Store, a: &IngestArgs, tz: &TimeZone) -> Result<ExitCode> {
-    let inputs: Vec<Input> = a
-        .files
+/// Inputs of file arguments (`-` is standard input); fails before reading anything when one
+/// cannot be opened.
+fn inputs_of(files: &[PathBuf]) -> Result<Vec<Input>> {
+    let inputs: Vec<Input> = files
         .iter()
         .map(|f| {
             if f.as_os_str() == "-" {
@@ -130,12 +132,16 @@ fn ingest(store: &mut dyn Store, a: &IngestArgs, tz: &TimeZone) -> Result<ExitCo
             }
         })
         .collect();
-    // Fail before reading anything when an input is missing.
     for i in &inputs {
         if let Input::Path(p) = i {
             std::fs::File::open(p).with_context(|| format!("cannot read {}", p.display()))?;
         }
     }
+    Ok(inputs)
+}
+
+fn ingest(store: &mut dyn Store, a: &IngestArgs, tz: &TimeZone) -> Result<ExitCode> {
+    let inputs = inputs_of(&a.files)?;
     let opts = Options {
         server: a.server.clone(),
         year: a.year,
@@ -309,7 +315,8 @@ fn export(store: &dyn Store, a: &ExportArgs, tz: &TimeZone) -> Result<ExitCode> 
 
 /// Statistics of the matching messages, and of the lines in their time range that belong to
 /// no message (warnings, SASL failures).
-fn report(store: &dyn Store, a: &ReportArgs, tz: &TimeZone) -> Result<ExitCode> {
+/// Statistics from the store, or straight from log files (`--file`).
+fn report(store: Option<&dyn Store>, a: &ReportArgs, tz: &TimeZone) -> Result<ExitCode> {
     let mut filter = filter_from(&a.filter, tz, now())?;
     let mut label = String::from("all messages");
     if let Some(p) = a.period {
@@ -335,7 +342,10 @@ fn report(store: &dyn Store, a: &ReportArgs, tz: &TimeZone) -> Result<ExitCode> 
             filter.until.map_or("now".into(), |t| format_time(t, tz))
         );
     }
-    let r = store.report(&filter, tz, a.top)?;
+    let r = match store {
+        Some(store) => store.report(&filter, tz, a.top)?,
+        None => report_files(&a.files, a.year, &filter, tz, a.top)?,
+    };
     if !a.mail_to.is_empty() {
         send_report(&r, &label, a)?;
         eprintln!(
@@ -356,6 +366,36 @@ fn report(store: &dyn Store, a: &ReportArgs, tz: &TimeZone) -> Result<ExitCode> 
     }
     out.flush()?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Statistics of log files, without a store: messages straight from the correlator.
+fn report_files(
+    files: &[PathBuf],
+    year: Option<i16>,
+    filter: &Filter,
+    tz: &TimeZone,
+    top: usize,
+) -> Result<mailtrace_report::Report> {
+    let inputs = inputs_of(files)?;
+    let opts = Options {
+        year,
+        tz: tz.clone(),
+        ..Options::default()
+    };
+    let mut b = mailtrace_report::Builder::new(tz.clone(), top.max(1));
+    let builder = std::cell::RefCell::new(&mut b);
+    mailtrace_ingest::scan(
+        &inputs,
+        &opts,
+        &mut Bar::new(!io::IsTerminal::is_terminal(&io::stderr())),
+        &mut |m| {
+            if filter.matches(&m) {
+                builder.borrow_mut().add_message(&m);
+            }
+        },
+        &mut |l| builder.borrow_mut().add_line(l),
+    )?;
+    Ok(b.finish())
 }
 
 /// Mail the report: a plain-text and an HTML part (tables, no charts: mail clients rarely show

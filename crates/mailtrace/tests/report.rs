@@ -156,6 +156,22 @@ fn report_matches_pflogsumm_and_the_ground_truth() {
         "{text}"
     );
     assert!(text.contains("Per-Day Traffic Summary") && text.contains("Rejects by class"));
+    // Straight from the log file, without a store: the same statistics.
+    let direct: Value = serde_json::from_str(&ok(
+        &db,
+        &[
+            "report",
+            "--file",
+            log.to_str().unwrap(),
+            "--format",
+            "json",
+        ],
+    ))
+    .unwrap();
+    assert_eq!(direct["totals"], r["totals"]);
+    assert_eq!(direct["reject_classes"], r["reject_classes"]);
+    assert_eq!(direct["deferral_reasons"], r["deferral_reasons"]);
+    assert_eq!(direct["destination_domains"], r["destination_domains"]);
     let html = ok(&db, &["report", "--format", "html"]);
     assert!(html.starts_with("<!doctype html>") && html.trim_end().ends_with("</html>"));
     assert_eq!(

@@ -121,6 +121,96 @@ impl Filter {
     }
 }
 
+impl Filter {
+    /// Whether `m` matches, with the same meaning as a store's search (for messages that are
+    /// not in a store: `report --file`).
+    pub fn matches(&self, m: &mailtrace_model::Message) -> bool {
+        let contains = |hay: &str, needle: &str| {
+            hay.to_ascii_lowercase()
+                .contains(&needle.to_ascii_lowercase())
+        };
+        let address = |p: &AddressPattern, a: &str| match p {
+            AddressPattern::Exact(x) => a.eq_ignore_ascii_case(x),
+            AddressPattern::Domain(d) => mailtrace_model::domain_of(a).is_some_and(|ad| ad == *d),
+            AddressPattern::Null => a.is_empty(),
+        };
+        if self.since.is_some_and(|t| m.received_at < t)
+            || self.until.is_some_and(|t| m.received_at >= t)
+        {
+            return false;
+        }
+        if let Some(p) = &self.from {
+            if !m.sender.as_deref().is_some_and(|s| address(p, s)) {
+                return false;
+            }
+        }
+        if let Some(p) = &self.to {
+            if matches!(p, AddressPattern::Null)
+                || !m.recipients.iter().any(|r| {
+                    address(p, &r.address) || r.orig_to.as_deref().is_some_and(|o| address(p, o))
+                })
+            {
+                return false;
+            }
+        }
+        if let Some(s) = &self.subject {
+            if !m.subject.as_deref().is_some_and(|x| contains(x, s)) {
+                return false;
+            }
+        }
+        if !self.status.is_empty()
+            && !self
+                .status
+                .iter()
+                .any(|s| m.status == *s || m.recipients.iter().any(|r| r.status == *s))
+        {
+            return false;
+        }
+        if self
+            .queue_id
+            .as_ref()
+            .is_some_and(|q| m.queue_id.as_ref() != Some(q))
+            || self
+                .message_id
+                .as_ref()
+                .is_some_and(|q| m.message_id.as_ref() != Some(q))
+            || self.server.as_ref().is_some_and(|q| m.server != *q)
+        {
+            return false;
+        }
+        if let Some(c) = &self.client {
+            let ip = m.client_ip.as_deref() == Some(c.as_str());
+            let host = m
+                .client_host
+                .as_deref()
+                .is_some_and(|h| h.eq_ignore_ascii_case(c));
+            if !ip && !host {
+                return false;
+            }
+        }
+        if let Some(r) = &self.relay {
+            if !m
+                .recipients
+                .iter()
+                .any(|x| x.relay.as_deref().is_some_and(|rl| contains(rl, r)))
+            {
+                return false;
+            }
+        }
+        if let Some(r) = &self.reason {
+            let in_reason = m.reason.as_deref().is_some_and(|x| contains(x, r));
+            let in_response = m
+                .recipients
+                .iter()
+                .any(|x| x.response.as_deref().is_some_and(|rs| contains(rs, r)));
+            if !in_reason && !in_response {
+                return false;
+            }
+        }
+        true
+    }
+}
+
 /// Which page of results, newest first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Paging {

@@ -164,7 +164,7 @@ pub struct RejectRow {
     pub label: &'static str,
     /// Refusals.
     pub count: u64,
-    /// One of its reasons, as logged.
+    /// One of its reasons, as logged (the first in sort order).
     pub example: String,
 }
 
@@ -387,7 +387,8 @@ impl Builder {
         let class = classify(code, dsn, text);
         let e = self.classes.entry(class).or_insert((0, String::new()));
         e.0 += 1;
-        if e.1.is_empty() {
+        // The same example whatever the order messages come in.
+        if e.1.is_empty() || text < e.1.as_str() {
             e.1 = text.to_string();
         }
         let client = m
@@ -531,6 +532,10 @@ impl Builder {
     pub fn add_line(&mut self, line: &str) {
         let Some(pos) = line.find(": ") else { return };
         let body = &line[pos + 2..];
+        // Most lines are none of these: decide on the first byte.
+        if !matches!(body.as_bytes().first(), Some(b'w' | b'f' | b'p' | b'N')) {
+            return;
+        }
         if let Some(rest) = body.strip_prefix("warning: ") {
             if rest.contains("SASL") && rest.contains("authentication failed") {
                 let client = rest.split(':').next().unwrap_or("").trim().to_string();

@@ -173,10 +173,21 @@ fn load(store: &mut dyn Store) -> Vec<Message> {
 
 /// Every filter of the CLI, newest first, paging and totals.
 pub fn search_filters(store: &mut dyn Store) {
-    load(store);
+    let loaded = load(store);
     let all = ids(store, Filter::default());
     assert_eq!(all, vec![5, 4, 3, 2, 1], "newest first");
-    let f = |f: Filter| ids(store, f);
+    // Every search also agrees with `Filter::matches` (used without a store).
+    let f = |f: Filter| {
+        let got = ids(store, f.clone());
+        let mut want: Vec<&Message> = loaded.iter().filter(|m| f.matches(m)).collect();
+        want.sort_by(|a, b| (b.received_at, b.id).cmp(&(a.received_at, a.id)));
+        assert_eq!(
+            got,
+            want.iter().map(|m| m.id).collect::<Vec<_>>(),
+            "Filter::matches agrees with the store: {f:?}"
+        );
+        got
+    };
     assert_eq!(
         f(Filter {
             from: Some(AddressPattern::Exact("alice@example.com".into())),
@@ -271,7 +282,13 @@ pub fn search_filters(store: &mut dyn Store) {
         ),
         (4, vec![1])
     );
-    let f = |f: Filter| ids(store, f);
+    let f = |f: Filter| {
+        let got = ids(store, f.clone());
+        let mut want: Vec<&Message> = loaded.iter().filter(|m| f.matches(m)).collect();
+        want.sort_by(|a, b| (b.received_at, b.id).cmp(&(a.received_at, a.id)));
+        assert_eq!(got, want.iter().map(|m| m.id).collect::<Vec<_>>(), "{f:?}");
+        got
+    };
     assert_eq!(
         f(Filter {
             subject: Some("RETURNED to".into()),
