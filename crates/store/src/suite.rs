@@ -171,6 +171,13 @@ fn load(store: &mut dyn Store) -> Vec<Message> {
     write_ingested(store, fixtures())
 }
 
+/// The ids of `messages` that `f` matches, newest first (what a search must give).
+fn matching(messages: &[Message], f: &Filter) -> Vec<i64> {
+    let mut want: Vec<&Message> = messages.iter().filter(|m| f.matches(m)).collect();
+    want.sort_by_key(|m| std::cmp::Reverse((m.received_at, m.id)));
+    want.iter().map(|m| m.id).collect()
+}
+
 /// Every filter of the CLI, newest first, paging and totals.
 pub fn search_filters(store: &mut dyn Store) {
     let loaded = load(store);
@@ -179,11 +186,9 @@ pub fn search_filters(store: &mut dyn Store) {
     // Every search also agrees with `Filter::matches` (used without a store).
     let f = |f: Filter| {
         let got = ids(store, f.clone());
-        let mut want: Vec<&Message> = loaded.iter().filter(|m| f.matches(m)).collect();
-        want.sort_by(|a, b| (b.received_at, b.id).cmp(&(a.received_at, a.id)));
         assert_eq!(
             got,
-            want.iter().map(|m| m.id).collect::<Vec<_>>(),
+            matching(&loaded, &f),
             "Filter::matches agrees with the store: {f:?}"
         );
         got
@@ -284,9 +289,7 @@ pub fn search_filters(store: &mut dyn Store) {
     );
     let f = |f: Filter| {
         let got = ids(store, f.clone());
-        let mut want: Vec<&Message> = loaded.iter().filter(|m| f.matches(m)).collect();
-        want.sort_by(|a, b| (b.received_at, b.id).cmp(&(a.received_at, a.id)));
-        assert_eq!(got, want.iter().map(|m| m.id).collect::<Vec<_>>(), "{f:?}");
+        assert_eq!(got, matching(&loaded, &f), "{f:?}");
         got
     };
     assert_eq!(
