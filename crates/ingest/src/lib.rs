@@ -377,7 +377,7 @@ fn ingest_one(
         lines_total += 1;
         let text = String::from_utf8_lossy(&buf);
         correlator.feed_line(raw.next_no(), &text, &mut ctx, server);
-        raw.push(&text);
+        raw.push_at(&text, correlator.last_time());
         since_batch += 1;
         if since_batch >= opts.batch_lines {
             since_commit += since_batch;

@@ -116,6 +116,7 @@ pub fn router(state: Shared) -> Router {
         .route("/message/{id}", get(pages::message))
         .route("/stats", get(stats::page))
         .route("/live", get(pages::live))
+        .route("/log", get(pages::log))
         .route("/static/{file}", get(assets::serve));
     for (path, handler) in api_routes() {
         app = app.route(path, handler);

@@ -525,3 +525,143 @@ pub async fn live(State(state): State<Shared>) -> Response {
         Err(e) => error_page(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
     }
 }
+
+/// Lines per page of the raw log.
+const LOG_LINES: u32 = 500;
+
+/// One line of the raw log page.
+pub struct LogLineView {
+    no: u64,
+    at: String,
+    at_utc: String,
+    text: String,
+}
+
+#[derive(Template)]
+#[template(path = "log.html")]
+struct LogPage {
+    day: String,
+    tz: String,
+    page: u32,
+    lines: Vec<LogLineView>,
+    prev_url: Option<String>,
+    next_url: Option<String>,
+    prev_day: String,
+    next_day: String,
+}
+
+/// `GET /log?day=YYYY-MM-DD&page=N&tz=ZONE`: the raw log of one day (in the zone), in the
+/// order it was read, 500 lines a page.
+pub async fn log(State(state): State<Shared>, RawQuery(q): RawQuery) -> Response {
+    let pairs: Vec<(String, String)> = match serde_urlencoded::from_str(q.as_deref().unwrap_or(""))
+    {
+        Ok(p) => p,
+        Err(e) => return error_page(StatusCode::BAD_REQUEST, &format!("malformed query: {e}")),
+    };
+    let get = |k: &str| {
+        pairs
+            .iter()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v.trim().to_string())
+    };
+    let tz_name = get("tz")
+        .filter(|t| !t.is_empty())
+        .unwrap_or_else(|| "UTC".into());
+    let Ok(tz) = TimeZone::get(&tz_name) else {
+        return error_page(
+            StatusCode::BAD_REQUEST,
+            &format!("invalid tz: unknown time zone {tz_name:?}"),
+        );
+    };
+    let today = jiff::Timestamp::now().to_zoned(tz.clone()).date();
+    let day = match get("day").filter(|d| !d.is_empty()) {
+        None => today,
+        Some(d) => match d.parse::<jiff::civil::Date>() {
+            Ok(d) => d,
+            Err(_) => {
+                return error_page(
+                    StatusCode::BAD_REQUEST,
+                    &format!("invalid day: {d:?}, expected YYYY-MM-DD"),
+                )
+            }
+        },
+    };
+    let page = match get("page")
+        .filter(|p| !p.is_empty())
+        .map(|p| p.parse::<u32>())
+    {
+        None => 1,
+        Some(Ok(p)) if p >= 1 => p,
+        _ => {
+            return error_page(
+                StatusCode::BAD_REQUEST,
+                "invalid page: expected a whole number from 1",
+            )
+        }
+    };
+    let start = |d: jiff::civil::Date| {
+        tz.to_ambiguous_timestamp(d.to_datetime(jiff::civil::Time::midnight()))
+            .compatible()
+            .map(Ts::from_jiff)
+    };
+    let (Ok(since), Some(Ok(until))) = (start(day), day.tomorrow().ok().map(start)) else {
+        return error_page(StatusCode::BAD_REQUEST, "invalid day");
+    };
+    let lines = state
+        .pool
+        .run(move |s| {
+            use mailtrace_query::Paging;
+            let lines = s.raw_lines_between(
+                since,
+                until,
+                Paging {
+                    limit: LOG_LINES,
+                    page,
+                },
+            )?;
+            // A line after this page?
+            let after = Paging {
+                limit: 1,
+                page: page.saturating_mul(LOG_LINES).saturating_add(1),
+            };
+            let more = !s.raw_lines_between(since, until, after)?.is_empty();
+            Ok((lines, more))
+        })
+        .await;
+    let (lines, more) = match lines {
+        Ok(l) => l,
+        Err(e) => return error_page(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
+    };
+    let url = |d: jiff::civil::Date, p: u32| {
+        format!(
+            "/log?{}",
+            serde_urlencoded::to_string([
+                ("day", d.to_string()),
+                ("page", p.to_string()),
+                ("tz", tz_name.clone())
+            ])
+            .unwrap_or_default()
+        )
+    };
+    html(
+        LogPage {
+            day: day.to_string(),
+            tz: tz_name.clone(),
+            page,
+            prev_url: (page > 1).then(|| url(day, page - 1)),
+            next_url: more.then(|| url(day, page + 1)),
+            prev_day: day.yesterday().map(|d| url(d, 1)).unwrap_or_default(),
+            next_day: day.tomorrow().map(|d| url(d, 1)).unwrap_or_default(),
+            lines: lines
+                .into_iter()
+                .map(|l| LogLineView {
+                    no: l.no,
+                    at: l.at.to_rfc3339(),
+                    at_utc: utc(l.at),
+                    text: l.text,
+                })
+                .collect(),
+        },
+        StatusCode::OK,
+    )
+}

@@ -738,3 +738,29 @@ fn statistics_page_and_report_api() {
         "top"
     );
 }
+
+#[test]
+fn raw_log_of_a_day() {
+    let s = start(Auth::default());
+    let lines = |q: &str| {
+        let g = get(&s, &format!("/log?{q}"));
+        assert_eq!(g.status, 200, "{q}");
+        g.body.matches("<li class=\"line\"").count()
+    };
+    assert_eq!(lines("day=2026-11-24&tz=UTC"), 351, "the whole harness log");
+    assert_eq!(lines("day=2026-11-24&tz=UTC&page=2"), 0);
+    // 18:43 UTC is already the next day at UTC+14.
+    assert_eq!(lines("day=2026-11-24&tz=Pacific/Kiritimati"), 0);
+    assert_eq!(lines("day=2026-11-25&tz=Pacific/Kiritimati"), 351);
+    let page = get(&s, "/log?day=2026-11-24&tz=UTC").body;
+    assert!(!page.contains("id=\"next\""), "one page");
+    assert!(page.contains("postfix/smtpd"));
+    assert!(
+        page.contains("href=\"/log?day=2026-11-25&amp;page=1&amp;tz=UTC\"")
+            || page.contains("href=\"/log?day=2026-11-25&#38;page=1&#38;tz=UTC\""),
+        "next day"
+    );
+    assert_eq!(get(&s, "/log?day=yesterday").status, 400);
+    assert_eq!(get(&s, "/log?day=2026-11-24&page=0").status, 400);
+    assert_eq!(get(&s, "/log?tz=Mars/Olympus").status, 400);
+}

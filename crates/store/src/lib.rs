@@ -110,6 +110,9 @@ pub struct RawLines {
     pub text: Vec<u8>,
     /// How many lines `text` holds.
     pub count: u64,
+    /// The time of each line (a line without its own gets the one before it), when the reader
+    /// knows them: empty, or one per line.
+    pub times: Vec<Ts>,
 }
 
 impl RawLines {
@@ -121,11 +124,24 @@ impl RawLines {
         }
     }
 
-    /// Add the next line (without its end of line).
+    /// Add the next line (without its end of line), its time unknown.
     pub fn push(&mut self, line: &str) {
         self.text.extend_from_slice(line.as_bytes());
         self.text.push(b'\n');
         self.count += 1;
+    }
+
+    /// Add the next line with its time.
+    pub fn push_at(&mut self, line: &str, at: Ts) {
+        if self.times.len() as u64 == self.count {
+            self.times.push(at);
+        }
+        self.push(line);
+    }
+
+    /// The times, when there is one per line.
+    pub fn line_times(&self) -> Option<&[Ts]> {
+        (self.times.len() as u64 == self.count && self.count > 0).then_some(&self.times[..])
     }
 
     /// Number the next line will get.
@@ -190,6 +206,17 @@ pub struct StoreStats {
     pub loose: u64,
     /// Of which unparsed.
     pub unparsed: u64,
+}
+
+/// A raw line with its number and time.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TimedLine {
+    /// Line number.
+    pub no: LineNo,
+    /// When it was logged.
+    pub at: Ts,
+    /// The line.
+    pub text: String,
 }
 
 /// Values to pick from in a search form, each with its number of messages, most first.
@@ -263,6 +290,18 @@ pub trait Store: Send {
     /// # Errors
     /// The backend failed.
     fn raw_lines(&self, nos: &[LineNo]) -> Result<Vec<Option<String>>, StoreError>;
+
+    /// The raw lines logged in `[since, until)`, in the order they were read (the raw log of a
+    /// day, a page at a time). Lines stored without their time are not found.
+    ///
+    /// # Errors
+    /// The backend failed.
+    fn raw_lines_between(
+        &self,
+        since: Ts,
+        until: Ts,
+        paging: Paging,
+    ) -> Result<Vec<TimedLine>, StoreError>;
 
     /// Messages still queued (with line numbers and timeline, without text), to resume
     /// correlation.

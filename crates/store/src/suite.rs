@@ -121,6 +121,7 @@ pub fn run_all(make: &mut dyn FnMut() -> Box<dyn Store>) {
     loose_lines(make().as_mut());
     hostile_text_is_data(make().as_mut());
     facets(make().as_mut());
+    raw_lines_by_time(make().as_mut());
 }
 
 /// Write `messages` the way an ingest does: their `lines` go to the raw log (numbered after
@@ -775,4 +776,64 @@ pub fn facets(store: &mut dyn Store) {
         "lower-cased, ties by name, <> left out"
     );
     assert_eq!(store.facets(1).unwrap().sender_domains.len(), 1);
+}
+
+/// The raw log of a period, in reading order, paged; lines without a time are not found.
+pub fn raw_lines_by_time(store: &mut dyn Store) {
+    let mut raw = RawLines::starting_at(store.next_line_no().unwrap());
+    // Two "days" of 3,000 lines each (more than one chunk), then lines without times.
+    for i in 0..6_000i64 {
+        raw.push_at(
+            &format!("line {i}"),
+            Ts::from_secs(86_400 * (1 + i / 3_000) + i % 3_000),
+        );
+    }
+    let first = raw.first;
+    store
+        .write(WriteBatch {
+            raw,
+            ..WriteBatch::default()
+        })
+        .unwrap();
+    let mut untimed = RawLines::starting_at(store.next_line_no().unwrap());
+    untimed.push("no time");
+    store
+        .write(WriteBatch {
+            raw: untimed,
+            ..WriteBatch::default()
+        })
+        .unwrap();
+    let day = |d: i64, page: u32, limit: u32| {
+        store
+            .raw_lines_between(
+                Ts::from_secs(86_400 * d),
+                Ts::from_secs(86_400 * (d + 1)),
+                Paging { limit, page },
+            )
+            .unwrap()
+    };
+    let d2 = day(2, 1, 10_000);
+    assert_eq!(d2.len(), 3_000);
+    assert_eq!(d2[0].text, "line 3000");
+    assert_eq!(d2[0].no, first + 3_000);
+    assert_eq!(d2[0].at, Ts::from_secs(2 * 86_400));
+    assert!(
+        d2.windows(2).all(|w| w[0].no + 1 == w[1].no),
+        "in reading order"
+    );
+    let p = day(1, 3, 1_000);
+    assert_eq!((p.len(), p[0].text.as_str()), (1_000, "line 2000"));
+    assert!(day(1, 4, 1_000).is_empty(), "past the end");
+    assert!(day(3, 1, 10).is_empty());
+    let some = store
+        .raw_lines_between(
+            Ts::from_secs(86_400 + 2_990),
+            Ts::from_secs(2 * 86_400 + 5),
+            Paging {
+                limit: 100,
+                page: 1,
+            },
+        )
+        .unwrap();
+    assert_eq!(some.len(), 15, "a range across the chunk and day boundary");
 }

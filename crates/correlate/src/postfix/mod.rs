@@ -240,6 +240,11 @@ impl Correlator {
         i
     }
 
+    /// The time of the last line fed that had one (a line without a time gets it too).
+    pub fn last_time(&self) -> Ts {
+        self.last_ts
+    }
+
     /// Feed raw line number `no`. `server` overrides the host name of the envelope.
     pub fn feed_line(
         &mut self,

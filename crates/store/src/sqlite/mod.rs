@@ -222,10 +222,18 @@ impl SqliteStore {
     fn write_rows(&self, batch: WriteBatch, encoded: Encoded) -> Result<(), StoreError> {
         {
             let mut chunk = self.conn.prepare_cached(
-                "INSERT INTO raw_chunks (first, count, data) VALUES (?1, ?2, ?3)",
+                "INSERT INTO raw_chunks (first, count, data, min_at, max_at, times) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             )?;
             for c in encoded.chunks.map_err(StoreError::Encode)? {
-                chunk.execute(params![c.first as i64, c.count as i64, c.data])?;
+                let times = c.span.map(|_| c.times);
+                chunk.execute(params![
+                    c.first as i64,
+                    c.count as i64,
+                    c.data,
+                    c.span.map(|s| s.0),
+                    c.span.map(|s| s.1),
+                    times
+                ])?;
             }
             // New messages are plain inserts; a message written before (still queued then) is
             // updated in place and its recipients replaced.
@@ -637,6 +645,24 @@ impl Store for SqliteStore {
             loose: one("SELECT count(*) FROM loose_lines")?,
             unparsed: one("SELECT count(*) FROM loose_lines WHERE kind = 'unparsed'")?,
         })
+    }
+
+    fn raw_lines_between(
+        &self,
+        since: Ts,
+        until: Ts,
+        paging: Paging,
+    ) -> Result<Vec<crate::TimedLine>, StoreError> {
+        Ok(raw::between(
+            &self.conn,
+            since,
+            until,
+            paging.offset(),
+            paging.limit as usize,
+        )?
+        .into_iter()
+        .map(|(no, at, text)| crate::TimedLine { no, at, text })
+        .collect())
     }
 
     fn facets(&self, limit: usize) -> Result<crate::Facets, StoreError> {

@@ -6,7 +6,7 @@
 //! zstd finds the repetition of log lines (a log shrinks about tenfold).
 
 use crate::{RawLines, StoreError};
-use mailtrace_model::LineNo;
+use mailtrace_model::{LineNo, Ts};
 use rusqlite::{Connection, OptionalExtension};
 
 /// Lines per chunk at most.
@@ -21,12 +21,52 @@ pub(super) struct Chunk {
     pub first: LineNo,
     pub count: u64,
     pub data: Vec<u8>,
+    /// Earliest and latest line time, when the lines' times are known.
+    pub span: Option<(i64, i64)>,
+    /// The lines' times (see [`encode_times`]), empty when unknown.
+    pub times: Vec<u8>,
+}
+
+/// Line times as zigzag varint deltas, one per line.
+pub(super) fn encode_times(times: &[Ts]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(times.len() * 2);
+    let mut prev = 0i64;
+    for t in times {
+        super::detail::put_varint(&mut out, super::detail::zigzag(t.0.wrapping_sub(prev)));
+        prev = t.0;
+    }
+    out
+}
+
+/// The `n` line times of [`encode_times`].
+pub(super) fn decode_times(blob: &[u8], n: usize) -> Option<Vec<i64>> {
+    let mut r = super::detail::Reader::new(blob);
+    let mut out = Vec::with_capacity(n);
+    let mut prev = 0i64;
+    for _ in 0..n {
+        prev = prev.wrapping_add(super::detail::unzigzag(r.varint()?));
+        out.push(prev);
+    }
+    Some(out)
 }
 
 /// Cut `raw` into chunks and compress them.
 pub(super) fn compress(raw: &RawLines) -> Result<Vec<Chunk>, String> {
     let mut z = zstd::bulk::Compressor::new(LEVEL).map_err(|e| e.to_string())?;
     let mut out = Vec::new();
+    let times = raw.line_times();
+    let chunk = |first: LineNo, count: u64, data: Vec<u8>| {
+        let lo = (first - raw.first) as usize;
+        let t = times.map(|t| &t[lo..lo + count as usize]);
+        Chunk {
+            first,
+            count,
+            data,
+            span: t
+                .and_then(|t| Some((t.iter().map(|x| x.0).min()?, t.iter().map(|x| x.0).max()?))),
+            times: t.map(encode_times).unwrap_or_default(),
+        }
+    };
     let (mut start, mut first, mut count) = (0usize, raw.first, 0u64);
     for end in memchr::memchr_iter(b'\n', &raw.text) {
         count += 1;
@@ -34,13 +74,13 @@ pub(super) fn compress(raw: &RawLines) -> Result<Vec<Chunk>, String> {
             let data = z
                 .compress(&raw.text[start..=end])
                 .map_err(|e| e.to_string())?;
-            out.push(Chunk { first, count, data });
+            out.push(chunk(first, count, data));
             (start, first, count) = (end + 1, first + count, 0);
         }
     }
     if count > 0 {
         let data = z.compress(&raw.text[start..]).map_err(|e| e.to_string())?;
-        out.push(Chunk { first, count, data });
+        out.push(chunk(first, count, data));
     }
     if first + count != raw.next_no() {
         return Err(format!(
@@ -48,6 +88,52 @@ pub(super) fn compress(raw: &RawLines) -> Result<Vec<Chunk>, String> {
             raw.count,
             first + count - raw.first
         ));
+    }
+    Ok(out)
+}
+
+/// The lines whose time is in `[since, until)`, in line order, skipping `skip` and returning
+/// at most `limit`: the chunks whose time span meets the range are decompressed and their
+/// lines' times compared.
+pub(super) fn between(
+    conn: &Connection,
+    since: Ts,
+    until: Ts,
+    skip: u64,
+    limit: usize,
+) -> Result<Vec<(LineNo, Ts, String)>, StoreError> {
+    let mut st = conn.prepare_cached(
+        "SELECT first, count, data, times FROM raw_chunks \
+         WHERE min_at < ?2 AND max_at >= ?1 ORDER BY first",
+    )?;
+    let mut rows = st.query([since.0, until.0])?;
+    let mut out = Vec::new();
+    let mut skip = skip;
+    while let Some(r) = rows.next()? {
+        let (first, count): (i64, i64) = (r.get(0)?, r.get(1)?);
+        let data: Vec<u8> = r.get(2)?;
+        let times: Vec<u8> = r.get(3)?;
+        let times = decode_times(&times, count as usize)
+            .ok_or_else(|| corrupt("undecodable line times".into()))?;
+        let text = zstd::stream::decode_all(data.as_slice()).map_err(|e| corrupt(e.to_string()))?;
+        let lines = text.split(|b| *b == b'\n');
+        for (i, (line, at)) in lines.zip(times).enumerate() {
+            if at < since.0 || at >= until.0 {
+                continue;
+            }
+            if skip > 0 {
+                skip -= 1;
+                continue;
+            }
+            if out.len() == limit {
+                return Ok(out);
+            }
+            out.push((
+                first as LineNo + i as LineNo,
+                Ts(at),
+                String::from_utf8_lossy(line).into_owned(),
+            ));
+        }
     }
     Ok(out)
 }
@@ -169,6 +255,7 @@ mod tests {
             first: 1,
             text: b"a\nb\n".to_vec(),
             count: 3,
+            times: Vec::new(),
         };
         assert!(compress(&raw).is_err());
     }

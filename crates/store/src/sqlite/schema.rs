@@ -111,6 +111,11 @@ const MIGRATIONS: &[&str] = &[
      CREATE INDEX recipients_raddr ON recipients (raddr, received_at, message);
      CREATE INDEX recipients_rdomain ON recipients (rdomain, received_at, message);
      CREATE INDEX recipients_orig_to ON recipients (orig_to, received_at, message) WHERE orig_to IS NOT NULL;",
+    // The raw log by time: each chunk's time span, and its lines' times.
+    "ALTER TABLE raw_chunks ADD COLUMN min_at INTEGER;
+     ALTER TABLE raw_chunks ADD COLUMN max_at INTEGER;
+     ALTER TABLE raw_chunks ADD COLUMN times BLOB;
+     CREATE INDEX raw_chunks_at ON raw_chunks (min_at) WHERE min_at IS NOT NULL;",
 ];
 
 /// Stores older than this were written by development versions without a migration path.
