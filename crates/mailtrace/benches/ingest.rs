@@ -14,12 +14,15 @@ use mailtrace_model::Status;
 use mailtrace_query::{AddressPattern, Filter, Paging};
 use mailtrace_store::sqlite::SqliteStore;
 use mailtrace_store::Store;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::path::Path;
+use std::process::Command;
+use std::time::Instant;
 
 #[path = "../tests/gen.rs"]
 mod gen;
+mod measure;
+
+use measure::{latency, measure};
 
 fn main() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
@@ -152,54 +155,4 @@ fn main() {
             .map_or(0, |m| m.lines.len() as u64)
     });
     println!("message detail (get)          p50 {p50:>8.2} ms  p95 {p95:>8.2} ms");
-}
-
-struct Measured {
-    wall: Duration,
-    peak_rss_kb: u64,
-}
-
-/// Run a command to completion, sampling its peak RSS (VmHWM) from /proc.
-fn measure(cmd: &mut Command) -> Measured {
-    let start = Instant::now();
-    let mut child = cmd
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("spawn");
-    let status_path = PathBuf::from(format!("/proc/{}/status", child.id()));
-    let mut peak = 0;
-    loop {
-        if let Ok(s) = std::fs::read_to_string(&status_path) {
-            if let Some(kb) = s
-                .lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|v| v.parse().ok())
-            {
-                peak = kb;
-            }
-        }
-        if let Some(st) = child.try_wait().expect("wait") {
-            assert!(st.success(), "{cmd:?} failed: {st}");
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    Measured {
-        wall: start.elapsed(),
-        peak_rss_kb: peak,
-    }
-}
-
-fn latency(mut f: impl FnMut() -> u64) -> (f64, f64, u64) {
-    let mut v = Vec::new();
-    let mut last = 0;
-    for _ in 0..40 {
-        let t = Instant::now();
-        last = f();
-        v.push(t.elapsed().as_secs_f64() * 1000.0);
-    }
-    v.sort_by(|a, b| a.total_cmp(b));
-    (v[v.len() / 2], v[v.len() * 95 / 100], last)
 }
