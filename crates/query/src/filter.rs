@@ -74,7 +74,8 @@ pub struct Filter {
     pub until: Option<Ts>,
     /// Envelope sender.
     pub from: Option<AddressPattern>,
-    /// Any envelope recipient (or original recipient).
+    /// Any envelope recipient: an address also matches an original recipient (`orig_to`),
+    /// a domain matches the final recipients' domains.
     pub to: Option<AddressPattern>,
     /// Case-insensitive substring of the subject.
     pub subject: Option<String>,
@@ -145,9 +146,12 @@ impl Filter {
             }
         }
         if let Some(p) = &self.to {
+            // An address also matches the original recipient; a domain, the recipient only.
+            let exact = matches!(p, AddressPattern::Exact(_));
             if matches!(p, AddressPattern::Null)
                 || !m.recipients.iter().any(|r| {
-                    address(p, &r.address) || r.orig_to.as_deref().is_some_and(|o| address(p, o))
+                    address(p, &r.address)
+                        || (exact && r.orig_to.as_deref().is_some_and(|o| address(p, o)))
                 })
             {
                 return false;

@@ -187,9 +187,10 @@ impl FilterParams {
             })?)),
         };
         if let Some(p) = preset {
+            // A preset is the whole time range: dates left in a form do not narrow it.
             let (s, u) = p.range(now, tz);
             f.since = Some(s);
-            f.until = u.or(f.until);
+            f.until = u;
         }
         Ok(f.normalized())
     }
@@ -257,6 +258,10 @@ mod tests {
         assert_eq!(f.until.unwrap().to_rfc3339(), "2024-03-02T00:00:00Z");
         let f = p("custom").build(&TimeZone::UTC, now()).unwrap();
         assert_eq!(f.since, None);
+        let mut stale = p("7d");
+        stale.until = Some("2020-01-01".into());
+        let f = stale.build(&TimeZone::UTC, now()).unwrap();
+        assert_eq!(f.until, None, "a preset ignores dates left in the form");
     }
 
     #[test]

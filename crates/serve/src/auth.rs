@@ -43,12 +43,25 @@ pub enum AuthError {
 }
 
 /// Who may use the server. Empty: everyone (allowed on loopback only).
-#[derive(Default)]
 pub struct Auth {
     token: Option<String>,
     users: HashMap<String, String>,
-    /// Passwords verified recently, so that a page's requests do not each pay for Argon2.
-    verified: Mutex<HashMap<String, String>>,
+    /// Passwords verified recently (a keyed hash of each, never the password), so that a
+    /// page's requests do not each pay for Argon2.
+    verified: Mutex<HashMap<String, u64>>,
+    /// The key of those hashes, random per process.
+    keys: std::collections::hash_map::RandomState,
+}
+
+impl Default for Auth {
+    fn default() -> Auth {
+        Auth {
+            token: None,
+            users: HashMap::new(),
+            verified: Mutex::default(),
+            keys: std::collections::hash_map::RandomState::new(),
+        }
+    }
 }
 
 impl std::fmt::Debug for Auth {
@@ -74,6 +87,7 @@ impl Auth {
             token,
             users: users.into_iter().collect(),
             verified: Mutex::default(),
+            keys: std::collections::hash_map::RandomState::new(),
         })
     }
 
@@ -156,20 +170,28 @@ impl Auth {
     }
 
     fn password_matches(&self, user: &str, password: &str, hash: &str) -> bool {
-        let mut verified = self.verified.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(known) = verified.get(user) {
-            if bool::from(known.as_bytes().ct_eq(password.as_bytes())) {
-                return true;
-            }
+        use std::hash::BuildHasher;
+        let key = self.keys.hash_one((user, password));
+        let known = self
+            .verified
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(user)
+            .copied();
+        if known == Some(key) {
+            return true;
         }
+        // Argon2 takes tens of milliseconds: never under the lock (callers run this on a
+        // blocking thread).
         let ok = Argon2::default()
             .verify_password(password.as_bytes(), hash)
             .is_ok();
         if ok {
+            let mut verified = self.verified.lock().unwrap_or_else(|e| e.into_inner());
             if verified.len() > 1000 {
                 verified.clear();
             }
-            verified.insert(user.to_string(), password.to_string());
+            verified.insert(user.to_string(), key);
         }
         ok
     }

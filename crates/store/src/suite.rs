@@ -122,6 +122,7 @@ pub fn run_all(make: &mut dyn FnMut() -> Box<dyn Store>) {
     hostile_text_is_data(make().as_mut());
     facets(make().as_mut());
     raw_lines_by_time(make().as_mut());
+    original_recipients(make().as_mut());
 }
 
 /// Write `messages` the way an ingest does: their `lines` go to the raw log (numbered after
@@ -836,4 +837,26 @@ pub fn raw_lines_by_time(store: &mut dyn Store) {
         )
         .unwrap();
     assert_eq!(some.len(), 15, "a range across the chunk and day boundary");
+}
+
+/// An address matches the original recipient too; a domain matches final recipients only, in
+/// the store and in `Filter::matches` alike.
+pub fn original_recipients(store: &mut dyn Store) {
+    let mut m = sample(1, "mx", "FWD1", 1_000);
+    m.recipients[0].address = "bob@gmail.test".into();
+    m.recipients[0].orig_to = Some("info@example.test".into());
+    let loaded = write_ingested(store, vec![m]);
+    for (to, want) in [
+        ("info@example.test", vec![1]),
+        ("bob@gmail.test", vec![1]),
+        ("@gmail.test", vec![1]),
+        ("@example.test", vec![]),
+    ] {
+        let f = Filter {
+            to: Some(to.parse().unwrap()),
+            ..Filter::default()
+        };
+        assert_eq!(ids(store, f.clone()), want, "{to}");
+        assert_eq!(matching(&loaded, &f), want, "Filter::matches, {to}");
+    }
 }
