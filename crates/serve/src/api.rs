@@ -161,6 +161,11 @@ pub async fn stats(State(state): State<Shared>) -> Result<Response, ApiError> {
     Ok(Json(s).into_response())
 }
 
+/// A method other than GET.
+pub async fn method_not_allowed() -> ApiError {
+    ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "only GET is served")
+}
+
 /// Any other `/api/` path.
 pub async fn not_found() -> ApiError {
     ApiError::not_found("such API endpoint (see /api/openapi.json)")
@@ -192,9 +197,9 @@ pub async fn export_json(
 /// Stream an export: the store is read on a blocking thread in chunks of messages, and each
 /// chunk is sent as it is encoded, so memory stays small however many messages match.
 async fn export(state: Shared, q: Option<String>, format: Export) -> Result<Response, ApiError> {
-    let (req, _) = SearchRequest::parse(q.as_deref(), &[])?;
+    let (req, _) = SearchRequest::parse_unpaged(q.as_deref(), &[])?;
     let filter = req.filter()?;
-    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(4);
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<Bytes, StoreError>>(4);
     let failed = tx.clone();
     let task = state.pool.run(move |s| {
         const CHUNK: usize = 500;
@@ -241,14 +246,24 @@ async fn export(state: Shared, q: Option<String>, format: Export) -> Result<Resp
     // the body short (the client sees an incomplete transfer, never a silently short file).
     tokio::spawn(async move {
         if let Err(e) = task.await {
-            let _ = failed.send(Err(std::io::Error::other(e.to_string()))).await;
+            let _ = failed.send(Err(e)).await;
         }
     });
+    // The status waits for the first chunk: a filter the store refuses, or a store that
+    // cannot be read, is still an error answer (after it, only a cut transfer can tell).
+    let first = match rx.recv().await {
+        Some(Ok(b)) => b,
+        Some(Err(e)) => return Err(e.into()),
+        None => Bytes::new(),
+    };
     let (ctype, name) = match format {
         Export::Csv => ("text/csv; charset=utf-8", "mailtrace-export.csv"),
         Export::Json => ("application/json", "mailtrace-export.json"),
     };
-    let body = Body::from_stream(tokio_stream::wrappers::ReceiverStream::new(rx));
+    use tokio_stream::StreamExt as _;
+    let rest = tokio_stream::wrappers::ReceiverStream::new(rx)
+        .map(|r| r.map_err(|e| std::io::Error::other(e.to_string())));
+    let body = Body::from_stream(tokio_stream::once(Ok(first)).chain(rest));
     Ok((
         [
             (header::CONTENT_TYPE, ctype.to_string()),

@@ -123,6 +123,7 @@ pub fn router(state: Shared) -> Router {
     }
     app.route("/api/{*rest}", get(api::not_found))
         .fallback(pages::not_found)
+        .method_not_allowed_fallback(api::method_not_allowed)
         .layer(middleware::from_fn_with_state(state.clone(), guard))
         .with_state(state)
 }

@@ -32,6 +32,26 @@ impl SearchRequest {
         raw: Option<&str>,
         extra: &[&str],
     ) -> Result<(SearchRequest, Vec<(String, String)>), ApiError> {
+        Self::parse_with(raw, extra, true)
+    }
+
+    /// [`SearchRequest::parse`] for answers without pages (exports, statistics): `limit` and
+    /// `page` are unknown parameters there, not silently ignored.
+    ///
+    /// # Errors
+    /// As [`SearchRequest::parse`].
+    pub fn parse_unpaged(
+        raw: Option<&str>,
+        extra: &[&str],
+    ) -> Result<(SearchRequest, Vec<(String, String)>), ApiError> {
+        Self::parse_with(raw, extra, false)
+    }
+
+    fn parse_with(
+        raw: Option<&str>,
+        extra: &[&str],
+        paged: bool,
+    ) -> Result<(SearchRequest, Vec<(String, String)>), ApiError> {
         let pairs: Vec<(String, String)> = serde_urlencoded::from_str(raw.unwrap_or(""))
             .map_err(|e| ApiError::bad_request("query", format!("malformed query: {e}")))?;
         let mut req = SearchRequest {
@@ -46,10 +66,10 @@ impl SearchRequest {
                 continue;
             }
             match k.as_str() {
-                "limit" => {
+                "limit" if paged => {
                     req.paging.limit = number(&v, "limit", 1, MAX_LIMIT)?.unwrap_or(50);
                 }
-                "page" => req.paging.page = number(&v, "page", 1, u32::MAX)?.unwrap_or(1),
+                "page" if paged => req.paging.page = number(&v, "page", 1, u32::MAX)?.unwrap_or(1),
                 "tz" => {
                     let v = v.trim();
                     if !v.is_empty() {

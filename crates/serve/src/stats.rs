@@ -16,7 +16,7 @@ const TOP: usize = 15;
 
 /// The request, with 30 days as the default period.
 fn request(q: Option<&str>) -> Result<(SearchRequest, usize), ApiError> {
-    let (mut req, extra) = SearchRequest::parse(q, &["top"])?;
+    let (mut req, extra) = SearchRequest::parse_unpaged(q, &["top"])?;
     if req.params.when.is_none() && req.params.since.is_none() && req.params.until.is_none() {
         req.params.when = Some("30d".into());
     }

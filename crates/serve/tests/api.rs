@@ -228,6 +228,29 @@ fn search_filters_paging_and_errors() {
         assert_eq!(e["error"]["field"], field, "{q}: {e}");
         assert!(e["error"]["message"].as_str().unwrap().contains(field));
     }
+    // Exports and statistics have no pages: paging parameters are refused, not ignored.
+    for q in [
+        "/api/v1/export.json?limit=1",
+        "/api/v1/export.csv?page=2",
+        "/api/v1/report?limit=5",
+    ] {
+        let g = get(&s, q);
+        assert_eq!(g.status, 400, "{q}");
+    }
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let mut res = agent
+        .post(format!("{}/api/v1/messages", s.base))
+        .send("x")
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 405);
+    let body: Value = serde_json::from_str(&res.body_mut().read_to_string().unwrap()).unwrap();
+    assert!(
+        body["error"]["message"].is_string(),
+        "errors are JSON: {body}"
+    );
     let g = get(&s, "/api/v1/nothing");
     assert_eq!(g.status, 404);
     assert!(g.json()["error"]["message"].is_string());
@@ -341,6 +364,12 @@ fn exports_match_the_search_and_are_safe() {
     assert!(evil.contains("'=HYPERLINK"), "{evil}");
     assert!(!evil.contains(",=HYPERLINK"));
     assert_eq!(get(&s, "/api/v1/export.csv?since=never").status, 400);
+    // A filter only the store refuses is an error answer too, not a cut 200.
+    for fmt in ["csv", "json"] {
+        let g = get(&s, &format!("/api/v1/export.{fmt}?to=%3C%3E"));
+        assert_eq!(g.status, 400, "{fmt}");
+        assert_eq!(g.json()["error"]["field"], "to");
+    }
 }
 
 #[test]
