@@ -20,8 +20,8 @@ pub struct ScanSummary {
 }
 
 /// Read `inputs` in order and correlate them. `message` gets each message once: when it is
-/// finished, or at the end when it is still queued. `line` gets every line (for statistics
-/// of lines that belong to no message).
+/// finished, or at the end when it is still queued. `line` gets every line with its time (for
+/// statistics of lines that belong to no message).
 ///
 /// # Errors
 /// An input cannot be opened or read.
@@ -30,7 +30,7 @@ pub fn scan(
     opts: &Options,
     progress: &mut dyn Progress,
     message: &mut dyn FnMut(Message),
-    line: &mut dyn FnMut(&str),
+    line: &mut dyn FnMut(&str, mailtrace_model::Ts),
 ) -> Result<ScanSummary, IngestError> {
     let mut correlator = Correlator::with_limits(opts.limits);
     // Messages still queued, by id: a later state replaces an earlier one.
@@ -77,7 +77,7 @@ pub fn scan(
             summary.lines += 1;
             let text = String::from_utf8_lossy(&buf);
             correlator.feed_line(no, &text, &mut ctx, server);
-            line(&text);
+            line(&text, correlator.last_time());
             no += 1;
             since += 1;
             if since >= opts.batch_lines {

@@ -384,6 +384,7 @@ fn report_files(
     };
     let mut b = mailtrace_report::Builder::new(tz.clone(), top.max(1));
     let builder = std::cell::RefCell::new(&mut b);
+    let mut on_server = mailtrace_store::line_on_server(filter.server.as_deref());
     mailtrace_ingest::scan(
         &inputs,
         &opts,
@@ -393,7 +394,14 @@ fn report_files(
                 builder.borrow_mut().add_message(&m);
             }
         },
-        &mut |l| builder.borrow_mut().add_line(l),
+        &mut |l, at| {
+            // As from a store: the lines of the time range (and server) only.
+            let in_range =
+                filter.since.is_none_or(|s| at >= s) && filter.until.is_none_or(|u| at < u);
+            if in_range && on_server(l) {
+                builder.borrow_mut().add_line(l);
+            }
+        },
     )?;
     Ok(b.finish())
 }

@@ -265,7 +265,15 @@ fn report_by_mail_arrives() {
             &smtp,
         ],
     );
-    let mut mail = String::new();
+    // Unfold headers and undo quoted-printable soft breaks before reading.
+    let read = || {
+        std::fs::read_to_string(&dump)
+            .unwrap_or_default()
+            .replace("\r\n", "\n")
+            .replace("=\n", "")
+            .replace("\n ", " ")
+    };
+    let mut mail = read();
     while !mail.contains("</html>") {
         assert!(
             std::time::Instant::now() < deadline,
@@ -273,13 +281,8 @@ fn report_by_mail_arrives() {
             dump.display()
         );
         std::thread::sleep(std::time::Duration::from_millis(50));
-        mail = std::fs::read_to_string(&dump).unwrap_or_default();
+        mail = read();
     }
-    // Unfold headers and undo quoted-printable soft breaks before reading.
-    let mail = mail
-        .replace("\r\n", "\n")
-        .replace("=\n", "")
-        .replace("\n ", " ");
     let t = &expected["totals"];
     assert!(mail.contains("postmaster@example.test"), "{mail}");
     let subject = mail
@@ -311,4 +314,56 @@ fn report_by_mail_arrives() {
         )),
         "HTML part: {mail}"
     );
+}
+
+/// Lines that belong to no message (a warn-only policy hit inside a session that then sent
+/// mail, a warning) count for their time range, from a store as from the file.
+#[test]
+fn lines_outside_messages_count_for_their_time_range() {
+    let dir = tempfile::tempdir().unwrap();
+    let harness = std::fs::read_to_string(root().join("testdata/postfix/harness.log")).unwrap();
+    let mut log = String::new();
+    for (i, line) in harness.lines().enumerate() {
+        log.push_str(line);
+        log.push('\n');
+        if i == 2 {
+            // Right after the first `connect from`: the session goes on to send case01.
+            log.push_str("Nov 24 18:43:30 mx postfix/smtpd[12242]: NOQUEUE: reject_warning: RCPT from localhost[127.0.0.1]: 450 4.7.1 <rcpt01@ok.test>: Recipient address rejected: would be greylisted; from=<s01@ok.test> to=<rcpt01@ok.test> proto=ESMTP helo=<client.harness.test>\n");
+            log.push_str("Nov 24 18:43:30 mx postfix/smtpd[12242]: warning: hostname client.harness.test does not resolve to address 127.0.0.1\n");
+        }
+    }
+    let path = dir.path().join("mail.log");
+    std::fs::write(&path, log).unwrap();
+    let db = dir.path().join("r.db");
+    let p = path.to_str().unwrap();
+    ok(&db, &["ingest", "--quiet", "--year", "2026", p]);
+    let totals = |args: &[&str]| -> Value {
+        let mut a = vec!["report", "--format", "json"];
+        a.extend_from_slice(args);
+        serde_json::from_str(&ok(&db, &a)).unwrap()
+    };
+    for source in [vec![], vec!["--file", p, "--year", "2026"]] {
+        let r = totals(&source);
+        assert_eq!(r["totals"]["reject_warnings"], 1, "{source:?}");
+        let resolve = |r: &Value| {
+            r["warnings"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|w| w["value"].as_str().unwrap().contains("does not resolve"))
+                .count()
+        };
+        assert_eq!(resolve(&r), 1, "{source:?}");
+        let mut later = source.clone();
+        later.extend(["--since", "2026-11-25"]);
+        let r = totals(&later);
+        assert_eq!(r["totals"]["reject_warnings"], 0, "{later:?}");
+        assert_eq!(resolve(&r), 0, "{later:?}");
+        let mut other = source.clone();
+        other.extend(["--server", "elsewhere"]);
+        assert_eq!(totals(&other)["totals"]["reject_warnings"], 0, "{other:?}");
+    }
+    if let Some(p) = pflogsumm_totals(&path) {
+        assert_eq!(p["reject warnings"], 1, "pflogsumm counts it too");
+    }
 }

@@ -193,6 +193,16 @@ pub struct SearchResult {
     pub messages: Vec<Message>,
 }
 
+/// A test of whether a log line comes from `server` (every line when `None`).
+pub fn line_on_server(server: Option<&str>) -> impl FnMut(&str) -> bool + '_ {
+    let mut ctx = mailtrace_parse::syslog::Context::new(2000, jiff::tz::TimeZone::UTC);
+    move |line: &str| {
+        server.is_none_or(|s| {
+            mailtrace_parse::syslog::parse(line, &mut ctx).is_some_and(|e| e.host == s)
+        })
+    }
+}
+
 /// What is in a store.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct StoreStats {
@@ -303,6 +313,18 @@ pub trait Store: Send {
         paging: Paging,
     ) -> Result<Vec<TimedLine>, StoreError>;
 
+    /// Call `each` with the raw lines logged in `[since, until)`, in the order they were read,
+    /// until it returns false.
+    ///
+    /// # Errors
+    /// The backend failed.
+    fn each_raw_line_between(
+        &self,
+        since: Ts,
+        until: Ts,
+        each: &mut dyn FnMut(&TimedLine) -> bool,
+    ) -> Result<(), StoreError>;
+
     /// Messages still queued (with line numbers and timeline, without text), to resume
     /// correlation.
     ///
@@ -377,30 +399,19 @@ pub trait Store: Send {
             b.add_message(&m);
             Ok(())
         })?;
-        for kind in ["notice", "session"] {
-            let f = LooseFilter {
-                kind: Some(kind.into()),
-                server: filter.server.clone(),
-                contains: None,
-                since: filter.since,
-                until: filter.until,
-            };
-            for page in 1.. {
-                let rows = self.loose_lines(
-                    &f,
-                    Paging {
-                        limit: 10_000,
-                        page,
-                    },
-                )?;
-                for l in &rows {
-                    b.add_line(&l.line);
+        // Warnings, SASL failures and the like, from every line logged in the time range
+        // (of the server, when one is asked for), as when reading the log files themselves.
+        let mut on_server = line_on_server(filter.server.as_deref());
+        self.each_raw_line_between(
+            filter.since.unwrap_or(Ts(i64::MIN)),
+            filter.until.unwrap_or(Ts(i64::MAX)),
+            &mut |l| {
+                if on_server(&l.text) {
+                    b.add_line(&l.text);
                 }
-                if rows.len() < 10_000 {
-                    break;
-                }
-            }
-        }
+                true
+            },
+        )?;
         Ok(b.finish())
     }
 

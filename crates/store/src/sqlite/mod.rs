@@ -665,6 +665,21 @@ impl Store for SqliteStore {
         .collect())
     }
 
+    fn each_raw_line_between(
+        &self,
+        since: Ts,
+        until: Ts,
+        each: &mut dyn FnMut(&crate::TimedLine) -> bool,
+    ) -> Result<(), StoreError> {
+        raw::each_between(&self.conn, since, until, &mut |no, at, text| {
+            each(&crate::TimedLine {
+                no,
+                at,
+                text: text.to_string(),
+            })
+        })
+    }
+
     fn facets(&self, limit: usize) -> Result<crate::Facets, StoreError> {
         let counted = |sql: &str, limit: usize| -> Result<Vec<(String, u64)>, StoreError> {
             let mut st = self.conn.prepare(sql)?;

@@ -92,23 +92,20 @@ pub(super) fn compress(raw: &RawLines) -> Result<Vec<Chunk>, String> {
     Ok(out)
 }
 
-/// The lines whose time is in `[since, until)`, in line order, skipping `skip` and returning
-/// at most `limit`: the chunks whose time span meets the range are decompressed and their
-/// lines' times compared.
-pub(super) fn between(
+/// Call `each` with the lines whose time is in `[since, until)`, in line order, until it
+/// returns false: the chunks whose time span meets the range (found by the `raw_chunks_span`
+/// index) are decompressed and their lines' times compared.
+pub(super) fn each_between(
     conn: &Connection,
     since: Ts,
     until: Ts,
-    skip: u64,
-    limit: usize,
-) -> Result<Vec<(LineNo, Ts, String)>, StoreError> {
+    each: &mut dyn FnMut(LineNo, Ts, &str) -> bool,
+) -> Result<(), StoreError> {
     let mut st = conn.prepare_cached(
         "SELECT first, count, data, times FROM raw_chunks \
-         WHERE min_at < ?2 AND max_at >= ?1 ORDER BY first",
+         WHERE max_at >= ?1 AND min_at < ?2 ORDER BY first",
     )?;
     let mut rows = st.query([since.0, until.0])?;
-    let mut out = Vec::new();
-    let mut skip = skip;
     while let Some(r) = rows.next()? {
         let (first, count): (i64, i64) = (r.get(0)?, r.get(1)?);
         let data: Vec<u8> = r.get(2)?;
@@ -116,25 +113,40 @@ pub(super) fn between(
         let times = decode_times(&times, count as usize)
             .ok_or_else(|| corrupt("undecodable line times".into()))?;
         let text = zstd::stream::decode_all(data.as_slice()).map_err(|e| corrupt(e.to_string()))?;
-        let lines = text.split(|b| *b == b'\n');
-        for (i, (line, at)) in lines.zip(times).enumerate() {
+        for (i, (line, at)) in text.split(|b| *b == b'\n').zip(times).enumerate() {
             if at < since.0 || at >= until.0 {
                 continue;
             }
-            if skip > 0 {
-                skip -= 1;
-                continue;
+            let line = String::from_utf8_lossy(line);
+            if !each(first as LineNo + i as LineNo, Ts(at), &line) {
+                return Ok(());
             }
-            if out.len() == limit {
-                return Ok(out);
-            }
-            out.push((
-                first as LineNo + i as LineNo,
-                Ts(at),
-                String::from_utf8_lossy(line).into_owned(),
-            ));
         }
     }
+    Ok(())
+}
+
+/// The lines of [`each_between`], skipping `skip` and returning at most `limit`.
+pub(super) fn between(
+    conn: &Connection,
+    since: Ts,
+    until: Ts,
+    skip: u64,
+    limit: usize,
+) -> Result<Vec<(LineNo, Ts, String)>, StoreError> {
+    let mut out = Vec::new();
+    let mut skip = skip;
+    each_between(conn, since, until, &mut |no, at, line| {
+        if skip > 0 {
+            skip -= 1;
+            return true;
+        }
+        if out.len() == limit {
+            return false;
+        }
+        out.push((no, at, line.to_string()));
+        true
+    })?;
     Ok(out)
 }
 

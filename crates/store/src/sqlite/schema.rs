@@ -115,7 +115,7 @@ const MIGRATIONS: &[&str] = &[
     "ALTER TABLE raw_chunks ADD COLUMN min_at INTEGER;
      ALTER TABLE raw_chunks ADD COLUMN max_at INTEGER;
      ALTER TABLE raw_chunks ADD COLUMN times BLOB;
-     CREATE INDEX raw_chunks_at ON raw_chunks (min_at) WHERE min_at IS NOT NULL;",
+     CREATE INDEX raw_chunks_span ON raw_chunks (max_at, min_at, first) WHERE max_at IS NOT NULL;",
 ];
 
 /// Stores older than this were written by development versions without a migration path.
