@@ -14,18 +14,20 @@
 //! recipient, or the message when it was refused as a whole).
 
 pub mod charts;
+pub mod contrib;
 mod html;
 pub mod reject;
 mod text;
 
+pub use contrib::{Contribution, Dim};
 pub use html::render_html;
 pub use reject::{classify, RejectClass};
 pub use text::render_text;
 
 use jiff::tz::TimeZone;
-use mailtrace_model::{AttemptStatus, Message, Status, Ts};
+use mailtrace_model::{Message, Ts};
 use serde::Serialize;
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 
 /// Counters of one time bucket.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
@@ -253,76 +255,27 @@ pub struct Report {
     pub delays: Delays,
 }
 
-#[derive(Default)]
-struct DomainAcc {
-    messages: u64,
-    bytes: u64,
-    deferred: u64,
-    delay_sum: f64,
-    delay_max: f64,
+/// Sums of one key.
+#[derive(Debug, Default, Clone, Copy)]
+struct Acc {
+    n: i64,
+    bytes: i64,
+    sum: f64,
+    max: f64,
 }
 
-#[derive(Default)]
-struct AddrAcc {
-    messages: u64,
-    bytes: u64,
-}
-
-/// Collects messages and lines into a [`Report`].
+/// Collects messages and lines (or their summed [`Contribution`]s) into a [`Report`].
 pub struct Builder {
     tz: TimeZone,
     top: usize,
-    totals: Totals,
     first: Option<Ts>,
     last: Option<Ts>,
+    /// Plain counters.
+    counters: HashMap<Dim, Acc>,
+    /// Keyed sums.
+    keyed: HashMap<(Dim, String), Acc>,
     per_day: BTreeMap<(i16, i8, i8), Traffic>,
     per_hour: [Traffic; 24],
-    dest: HashMap<String, DomainAcc>,
-    sending: HashMap<String, DomainAcc>,
-    senders: HashMap<String, AddrAcc>,
-    recipients: HashMap<String, AddrAcc>,
-    hosts: HashSet<String>,
-    deferrals: HashMap<(String, String), u64>,
-    bounces: HashMap<(String, String), u64>,
-    codes: HashMap<u16, u64>,
-    dsns: HashMap<String, u64>,
-    classes: HashMap<RejectClass, (u64, String)>,
-    rejects: HashMap<(String, String), u64>,
-    sasl: HashMap<String, u64>,
-    warnings: HashMap<String, u64>,
-    fatal: HashMap<String, u64>,
-    panics: HashMap<String, u64>,
-    tls_received: u64,
-    smtp_received: u64,
-    delays: Vec<f64>,
-}
-
-/// A reason shortened the way pflogsumm does: the remote reply without the host prefix, at
-/// most 80 characters.
-fn short_reason(text: &str) -> String {
-    let t = text.trim();
-    let t = t
-        .split_once(" said: ")
-        .map_or(t, |(_, r)| r)
-        .trim_end_matches(')');
-    let t = t.split(" (in reply to ").next().unwrap_or(t);
-    let mut s: String = t.chars().take(80).collect();
-    if t.chars().count() > 80 {
-        s.push('…');
-    }
-    s
-}
-
-/// The host part of a relay (`mx.example.org[192.0.2.1]:25` → `mx.example.org`).
-fn relay_host(relay: Option<&str>) -> String {
-    relay
-        .map(|r| r.split('[').next().unwrap_or(r).to_string())
-        .filter(|r| !r.is_empty())
-        .unwrap_or_else(|| "none".into())
-}
-
-fn domain(address: &str) -> String {
-    mailtrace_model::domain_of(address).unwrap_or_else(|| address.to_ascii_lowercase())
 }
 
 impl Builder {
@@ -331,233 +284,86 @@ impl Builder {
         Builder {
             tz,
             top,
-            totals: Totals::default(),
             first: None,
             last: None,
+            counters: HashMap::new(),
+            keyed: HashMap::new(),
             per_day: BTreeMap::new(),
             per_hour: [Traffic::default(); 24],
-            dest: HashMap::new(),
-            sending: HashMap::new(),
-            senders: HashMap::new(),
-            recipients: HashMap::new(),
-            hosts: HashSet::new(),
-            deferrals: HashMap::new(),
-            bounces: HashMap::new(),
-            codes: HashMap::new(),
-            dsns: HashMap::new(),
-            classes: HashMap::new(),
-            rejects: HashMap::new(),
-            sasl: HashMap::new(),
-            warnings: HashMap::new(),
-            fatal: HashMap::new(),
-            panics: HashMap::new(),
-            tls_received: 0,
-            smtp_received: 0,
-            delays: Vec::new(),
         }
-    }
-
-    fn bucket(&mut self, at: Ts, f: impl Fn(&mut Traffic)) {
-        let z = at.to_jiff().to_zoned(self.tz.clone());
-        f(self
-            .per_day
-            .entry((z.year(), z.month(), z.day()))
-            .or_default());
-        f(&mut self.per_hour[z.hour() as usize]);
-    }
-
-    fn seen(&mut self, at: Ts) {
-        self.first = Some(self.first.map_or(at, |f| f.min(at)));
-        self.last = Some(self.last.map_or(at, |l| l.max(at)));
-    }
-
-    fn failure_codes(&mut self, code: Option<u16>, dsn: Option<&str>) {
-        if let Some(c) = code {
-            *self.codes.entry(c).or_default() += 1;
-        }
-        if let Some(d) = dsn {
-            *self.dsns.entry(d.to_string()).or_default() += 1;
-        }
-    }
-
-    fn reject(&mut self, m: &Message, at: Ts, code: Option<u16>, dsn: Option<&str>, text: &str) {
-        self.totals.rejected += 1;
-        self.bucket(at, |t| t.rejected += 1);
-        self.failure_codes(code, dsn);
-        let class = classify(code, dsn, text);
-        let e = self.classes.entry(class).or_insert((0, String::new()));
-        e.0 += 1;
-        // The same example whatever the order messages come in.
-        if e.1.is_empty() || text < e.1.as_str() {
-            e.1 = text.to_string();
-        }
-        let client = m
-            .client_host
-            .clone()
-            .filter(|h| h != "unknown")
-            .or_else(|| m.client_ip.clone())
-            .unwrap_or_else(|| "none".into());
-        *self
-            .rejects
-            .entry((client, short_reason(text)))
-            .or_default() += 1;
     }
 
     /// Count one message (as a store or the correlator gives it).
     pub fn add_message(&mut self, m: &Message) {
-        self.seen(m.received_at);
-        let size = m.size.unwrap_or(0);
-        // Received: came in over SMTP (a client) or by local submission (pickup).
-        // (A refusal before a queue id, `NOQUEUE`, was never received.)
-        let received = m.queue_id.is_some() && (m.uid.is_some() || m.client_host.is_some());
-        if received {
-            self.totals.received += 1;
-            self.totals.bytes_received += size;
-            self.bucket(m.received_at, |t| t.received += 1);
-        }
-        // Senders and sending domains: of received messages that reached the queue (pflogsumm
-        // counts them at the queue manager's `from=<...>, size=N` line).
-        if received && m.size.is_some() {
-            let sender = match m.sender.as_deref() {
-                Some("") => "<>".to_string(),
-                Some(s) => s.to_ascii_lowercase(),
-                None => "(unknown)".to_string(),
-            };
-            let sdom = match m.sender.as_deref() {
-                Some(s) if s.contains('@') => domain(s),
-                _ => m.client_host.clone().unwrap_or_else(|| "local".into()),
-            };
-            let a = self.senders.entry(sender).or_default();
-            a.messages += 1;
-            a.bytes += size;
-            let d = self.sending.entry(sdom).or_default();
-            d.messages += 1;
-            d.bytes += size;
-            if let Some(h) = m.client_host.as_ref().filter(|h| *h != "local") {
-                self.hosts.insert(h.to_ascii_lowercase());
-                self.smtp_received += 1;
-                if m.tls.is_some() {
-                    self.tls_received += 1;
-                }
-            }
-        }
-        if m.open {
-            self.totals.still_queued += 1;
-        }
-        match m.status {
-            Status::Held => self.totals.held += 1,
-            Status::Discarded => self.totals.discarded += 1,
-            _ => {}
-        }
-        let mut deferred_here = false;
-        let mut rejected_recipients = 0;
-        for r in &m.recipients {
-            if r.status == Status::Expired {
-                self.totals.expired += 1;
-            }
-            if r.status == Status::Rejected && r.attempts.is_empty() {
-                rejected_recipients += 1;
-                let text = r.response.as_deref().or(m.reason.as_deref()).unwrap_or("");
-                let at = r.last_attempt_at.unwrap_or(m.received_at);
-                self.reject(m, at, r.smtp_code, r.dsn.as_deref(), text);
-            }
-            for a in &r.attempts {
-                self.seen(a.at);
-                let response = a.response.as_deref().unwrap_or("");
-                let host = relay_host(a.relay.as_deref());
-                match a.status {
-                    AttemptStatus::Sent if response.contains("forwarded as ") => {
-                        self.totals.forwarded += 1;
-                    }
-                    AttemptStatus::Sent => {
-                        self.totals.delivered += 1;
-                        self.totals.bytes_delivered += size;
-                        self.bucket(a.at, |t| t.delivered += 1);
-                        let d = self.dest.entry(domain(&r.address)).or_default();
-                        d.messages += 1;
-                        d.bytes += size;
-                        if let Some(delay) = a.delay_s {
-                            d.delay_sum += delay;
-                            d.delay_max = d.delay_max.max(delay);
-                            self.delays.push(delay);
-                        }
-                        let u = self
-                            .recipients
-                            .entry(r.address.to_ascii_lowercase())
-                            .or_default();
-                        u.messages += 1;
-                        u.bytes += size;
-                    }
-                    AttemptStatus::Deferred => {
-                        self.totals.deferrals += 1;
-                        deferred_here = true;
-                        self.bucket(a.at, |t| t.deferred += 1);
-                        let d = self.dest.entry(domain(&r.address)).or_default();
-                        d.deferred += 1;
-                        if let Some(delay) = a.delay_s {
-                            d.delay_max = d.delay_max.max(delay);
-                        }
-                        self.failure_codes(a.smtp_code, a.dsn.as_deref());
-                        *self
-                            .deferrals
-                            .entry((host, short_reason(response)))
-                            .or_default() += 1;
-                    }
-                    AttemptStatus::Bounced => {
-                        self.totals.bounced += 1;
-                        self.bucket(a.at, |t| t.bounced += 1);
-                        self.failure_codes(a.smtp_code, a.dsn.as_deref());
-                        *self
-                            .bounces
-                            .entry((host, short_reason(response)))
-                            .or_default() += 1;
-                    }
-                    _ => {}
-                }
-            }
-        }
-        if deferred_here {
-            self.totals.deferred += 1;
-        }
-        if m.status == Status::Rejected && rejected_recipients == 0 {
-            // Refused as a whole (a content check, or before any recipient).
-            let text = m.reason.as_deref().unwrap_or("");
-            let (code, dsn) = reply_codes(text);
-            self.reject(m, m.received_at, code, dsn.as_deref(), text);
-        }
+        contrib::contributions(m, &mut |c| self.add(&c));
     }
 
     /// Count a line that belongs to no message: SASL failures, warnings, fatal errors, panics
     /// and `reject_warning`s are recognised from its text.
     pub fn add_line(&mut self, line: &str) {
-        let Some(pos) = line.find(": ") else { return };
-        let body = &line[pos + 2..];
-        // Most lines are none of these: decide on the first byte.
-        if !matches!(body.as_bytes().first(), Some(b'w' | b'f' | b'p' | b'N')) {
-            return;
+        contrib::line_contributions(line, Ts(0), &mut |c| self.add(&c));
+    }
+
+    /// Add a contribution (or a sum of them: a store's rollup).
+    pub fn add(&mut self, c: &Contribution<'_>) {
+        let traffic: Option<fn(&mut Traffic, u64)> = match c.dim {
+            Dim::Received => Some(|t, n| t.received += n),
+            Dim::Delivered => Some(|t, n| t.delivered += n),
+            Dim::Deferral => Some(|t, n| t.deferred += n),
+            Dim::Bounced => Some(|t, n| t.bounced += n),
+            Dim::Rejected => Some(|t, n| t.rejected += n),
+            _ => None,
+        };
+        let n = u64::try_from(c.n).unwrap_or(0);
+        if let Some(f) = traffic.filter(|_| n > 0) {
+            let z = c.at.to_jiff().to_zoned(self.tz.clone());
+            f(
+                self.per_day
+                    .entry((z.year(), z.month(), z.day()))
+                    .or_default(),
+                n,
+            );
+            f(&mut self.per_hour[z.hour() as usize], n);
         }
-        if let Some(rest) = body.strip_prefix("warning: ") {
-            if rest.contains("SASL") && rest.contains("authentication failed") {
-                let client = rest.split(':').next().unwrap_or("").trim().to_string();
-                *self.sasl.entry(client).or_default() += 1;
-            }
-            *self
-                .warnings
-                .entry(short_reason(&normalize(rest)))
-                .or_default() += 1;
-        } else if let Some(rest) = body.strip_prefix("fatal: ") {
-            *self.fatal.entry(short_reason(rest)).or_default() += 1;
-        } else if let Some(rest) = body.strip_prefix("panic: ") {
-            *self.panics.entry(short_reason(rest)).or_default() += 1;
-        } else if body.contains("reject_warning: ") {
-            self.totals.reject_warnings += 1;
+        if c.dim == Dim::Seen && c.n > 0 {
+            self.first = Some(self.first.map_or(c.at, |f| f.min(c.at)));
+            self.last = Some(self.last.map_or(c.at, |l| l.max(c.at)));
         }
+        let acc = if c.key.is_empty() {
+            self.counters.entry(c.dim).or_default()
+        } else {
+            self.keyed.entry((c.dim, c.key.to_string())).or_default()
+        };
+        acc.n += c.n;
+        acc.bytes += c.bytes;
+        acc.sum += c.sum;
+        acc.max = acc.max.max(c.max);
+    }
+
+    fn count(&self, d: Dim) -> u64 {
+        self.counters
+            .get(&d)
+            .map_or(0, |a| u64::try_from(a.n).unwrap_or(0))
+    }
+
+    fn bytes(&self, d: Dim) -> u64 {
+        self.counters
+            .get(&d)
+            .map_or(0, |a| u64::try_from(a.bytes).unwrap_or(0))
+    }
+
+    /// The keys of `d` that count, with their sums.
+    fn of(&self, d: Dim) -> impl Iterator<Item = (&str, &Acc)> {
+        self.keyed
+            .iter()
+            .filter(move |((dim, _), a)| *dim == d && a.n > 0)
+            .map(|((_, k), a)| (k.as_str(), a))
     }
 
     /// The report.
     pub fn finish(self) -> Report {
         let top = self.top;
-        let b = self;
+        let b = &self;
         let row = |period: String, traffic: Traffic| PeriodRow { period, traffic };
         let mut per_month: BTreeMap<String, Traffic> = BTreeMap::new();
         let mut weekday = [Traffic::default(); 7];
@@ -572,34 +378,52 @@ impl Builder {
             }
             dom[(d - 1) as usize].add(t);
         }
-        let mut totals = b.totals.clone();
+        let c = |d: Dim| b.count(d);
+        let distinct = |d: Dim| b.of(d).count() as u64;
+        let mut totals = Totals {
+            received: c(Dim::Received),
+            delivered: c(Dim::Delivered),
+            forwarded: c(Dim::Forwarded),
+            deferred: c(Dim::DeferredMessage),
+            deferrals: c(Dim::Deferral),
+            bounced: c(Dim::Bounced),
+            expired: c(Dim::Expired),
+            rejected: c(Dim::Rejected),
+            rejected_pct: 0.0,
+            reject_warnings: c(Dim::RejectWarning),
+            held: c(Dim::Held),
+            discarded: c(Dim::Discarded),
+            bytes_received: b.bytes(Dim::Received),
+            bytes_delivered: b.bytes(Dim::Delivered),
+            senders: distinct(Dim::Sender),
+            sending_domains: distinct(Dim::SendingDomain),
+            sending_hosts: distinct(Dim::SendingHost),
+            recipients: distinct(Dim::Recipient),
+            recipient_domains: distinct(Dim::Destination),
+            still_queued: c(Dim::StillQueued),
+        };
         let base = totals.delivered + totals.rejected + totals.discarded;
         totals.rejected_pct = if base == 0 {
             0.0
         } else {
             (totals.rejected as f64 * 1000.0 / base as f64).round() / 10.0
         };
-        totals.senders = b.senders.len() as u64;
-        totals.sending_domains = b.sending.len() as u64;
-        totals.sending_hosts = b.hosts.len() as u64;
-        totals.recipients = b.recipients.len() as u64;
-        totals.recipient_domains = b.dest.values().filter(|d| d.messages > 0).count() as u64;
-        let domains = |m: HashMap<String, DomainAcc>| {
-            let mut v: Vec<DomainRow> = m
-                .into_iter()
-                .map(|(domain, d)| DomainRow {
-                    domain,
-                    messages: d.messages,
-                    bytes: d.bytes,
-                    deferred: d.deferred,
-                    avg_delay_s: if d.messages == 0 {
-                        0.0
-                    } else {
-                        d.delay_sum / d.messages as f64
-                    },
-                    max_delay_s: d.delay_max,
-                })
-                .collect();
+        let un = |v: i64| u64::try_from(v).unwrap_or(0);
+        // Destinations: deliveries, and deferrals (also of domains without a delivery).
+        let mut dests: HashMap<&str, DomainRow> = HashMap::new();
+        for (k, a) in b.of(Dim::Destination) {
+            let d = dests.entry(k).or_insert_with(|| DomainRow::named(k));
+            d.messages = un(a.n);
+            d.bytes = un(a.bytes);
+            d.avg_delay_s = if a.n > 0 { a.sum / a.n as f64 } else { 0.0 };
+            d.max_delay_s = d.max_delay_s.max(a.max);
+        }
+        for (k, a) in b.of(Dim::DestinationDeferral) {
+            let d = dests.entry(k).or_insert_with(|| DomainRow::named(k));
+            d.deferred = un(a.n);
+            d.max_delay_s = d.max_delay_s.max(a.max);
+        }
+        let rank_domains = |mut v: Vec<DomainRow>| {
             v.sort_by(|a, b| {
                 (b.messages, b.deferred)
                     .cmp(&(a.messages, a.deferred))
@@ -608,13 +432,21 @@ impl Builder {
             v.truncate(top);
             v
         };
-        let addresses = |m: &HashMap<String, AddrAcc>, by_size: bool| {
-            let mut v: Vec<AddressRow> = m
-                .iter()
-                .map(|(a, x)| AddressRow {
-                    address: a.clone(),
-                    messages: x.messages,
-                    bytes: x.bytes,
+        let sending: Vec<DomainRow> = b
+            .of(Dim::SendingDomain)
+            .map(|(k, a)| DomainRow {
+                messages: un(a.n),
+                bytes: un(a.bytes),
+                ..DomainRow::named(k)
+            })
+            .collect();
+        let addresses = |d: Dim, by_size: bool| {
+            let mut v: Vec<AddressRow> = b
+                .of(d)
+                .map(|(k, a)| AddressRow {
+                    address: k.to_string(),
+                    messages: un(a.n),
+                    bytes: un(a.bytes),
                 })
                 .collect();
             v.sort_by(|a, b| {
@@ -630,13 +462,16 @@ impl Builder {
             v.truncate(top);
             v
         };
-        let reasons = |m: HashMap<(String, String), u64>| {
-            let mut v: Vec<ReasonRow> = m
-                .into_iter()
-                .map(|((host, reason), count)| ReasonRow {
-                    host,
-                    reason,
-                    count,
+        let reasons = |d: Dim| {
+            let mut v: Vec<ReasonRow> = b
+                .of(d)
+                .map(|(k, a)| {
+                    let (host, reason) = k.split_once('\t').unwrap_or(("", k));
+                    ReasonRow {
+                        host: host.to_string(),
+                        reason: reason.to_string(),
+                        count: un(a.n),
+                    }
                 })
                 .collect();
             v.sort_by(|a, b| {
@@ -647,46 +482,75 @@ impl Builder {
             v.truncate(top);
             v
         };
-        let counted = |m: HashMap<String, u64>| {
-            let mut v: Vec<Counted> = m
-                .into_iter()
-                .map(|(value, count)| Counted { value, count })
+        let counted = |d: Dim| {
+            let mut v: Vec<Counted> = b
+                .of(d)
+                .map(|(k, a)| Counted {
+                    value: k.to_string(),
+                    count: un(a.n),
+                })
                 .collect();
             v.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.value.cmp(&b.value)));
             v.truncate(top);
             v
         };
-        let mut classes: Vec<RejectRow> = b
-            .classes
+        // Reject classes, each with the first of its reasons in sort order as the example.
+        let mut classes: HashMap<RejectClass, (u64, &str)> = HashMap::new();
+        for (k, a) in b.of(Dim::RejectExample) {
+            let (class, text) = k.split_once('\t').unwrap_or((k, ""));
+            let Some(class) = RejectClass::from_key(class) else {
+                continue;
+            };
+            let e = classes.entry(class).or_insert((0, text));
+            e.0 += un(a.n);
+            if text < e.1 {
+                e.1 = text;
+            }
+        }
+        let mut classes: Vec<RejectRow> = classes
             .into_iter()
             .map(|(class, (count, example))| RejectRow {
                 class,
                 label: class.label(),
                 count,
-                example,
+                example: example.to_string(),
             })
             .collect();
         classes.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.class.cmp(&b.class)));
-        let mut delays = b.delays;
-        delays.sort_by(f64::total_cmp);
+        // Delays: percentiles from the 5% buckets (the maximum exact), the histogram exact.
+        let mut fine: Vec<(u32, &Acc)> = b
+            .of(Dim::Delay)
+            .filter_map(|(k, a)| Some((k.parse().ok()?, a)))
+            .collect();
+        fine.sort_by_key(|(k, _)| *k);
+        let count: u64 = fine.iter().map(|(_, a)| un(a.n)).sum();
+        let max = fine.iter().map(|(_, a)| a.max).fold(0.0, f64::max);
         let pct = |q: f64| -> f64 {
-            if delays.is_empty() {
-                0.0
-            } else {
-                delays[((delays.len() - 1) as f64 * q).round() as usize]
+            if count == 0 {
+                return 0.0;
             }
+            let rank = ((count - 1) as f64 * q).round() as u64 + 1;
+            let mut seen = 0;
+            for (k, a) in &fine {
+                seen += un(a.n);
+                if seen >= rank {
+                    return contrib::delay_bucket_bound(*k).min(max);
+                }
+            }
+            max
         };
         let mut histogram: Vec<(Option<f64>, u64)> =
             DELAY_BUCKETS.iter().map(|b| (Some(*b), 0)).collect();
         histogram.push((None, 0));
-        for d in &delays {
-            let i = DELAY_BUCKETS
-                .iter()
-                .position(|b| d <= b)
-                .unwrap_or(DELAY_BUCKETS.len());
-            histogram[i].1 += 1;
+        for (k, a) in b.of(Dim::DelayClass) {
+            if let Some(h) = k.parse::<usize>().ok().and_then(|i| histogram.get_mut(i)) {
+                h.1 += un(a.n);
+            }
         }
+        let smtp = c(Dim::SmtpReceived);
         let ts = |t: Option<Ts>| t.map(Ts::to_rfc3339);
+        let mut destination_domains: Vec<DomainRow> = dests.into_values().collect();
+        destination_domains = rank_domains(destination_domains);
         Report {
             time_zone: b.tz.iana_name().unwrap_or("UTC").to_string(),
             first: ts(b.first),
@@ -715,76 +579,48 @@ impl Builder {
                 .enumerate()
                 .map(|(d, t)| row((d + 1).to_string(), *t))
                 .collect(),
-            destination_domains: domains(b.dest),
-            sending_domains: domains(b.sending),
-            top_senders: addresses(&b.senders, false),
-            top_senders_by_size: addresses(&b.senders, true),
-            top_recipients: addresses(&b.recipients, false),
-            top_recipients_by_size: addresses(&b.recipients, true),
-            deferral_reasons: reasons(b.deferrals),
-            bounce_reasons: reasons(b.bounces),
-            smtp_codes: counted(
-                b.codes
-                    .into_iter()
-                    .map(|(c, n)| (c.to_string(), n))
-                    .collect(),
-            ),
-            enhanced_codes: counted(b.dsns),
+            destination_domains,
+            sending_domains: rank_domains(sending),
+            top_senders: addresses(Dim::Sender, false),
+            top_senders_by_size: addresses(Dim::Sender, true),
+            top_recipients: addresses(Dim::Recipient, false),
+            top_recipients_by_size: addresses(Dim::Recipient, true),
+            deferral_reasons: reasons(Dim::DeferralReason),
+            bounce_reasons: reasons(Dim::BounceReason),
+            smtp_codes: counted(Dim::SmtpCode),
+            enhanced_codes: counted(Dim::Dsn),
             reject_classes: classes,
-            reject_reasons: reasons(b.rejects),
-            sasl_failures: counted(b.sasl),
-            tls_received_pct: (b.smtp_received > 0)
-                .then(|| (b.tls_received as f64 * 1000.0 / b.smtp_received as f64).round() / 10.0),
-            warnings: counted(b.warnings),
-            fatal: counted(b.fatal),
-            panics: counted(b.panics),
+            reject_reasons: reasons(Dim::RejectReason),
+            sasl_failures: counted(Dim::Sasl),
+            tls_received_pct: (smtp > 0)
+                .then(|| (c(Dim::TlsReceived) as f64 * 1000.0 / smtp as f64).round() / 10.0),
+            warnings: counted(Dim::Warning),
+            fatal: counted(Dim::Fatal),
+            panics: counted(Dim::Panic),
             delays: Delays {
-                count: delays.len() as u64,
+                count,
                 p50: pct(0.5),
                 p90: pct(0.9),
                 p95: pct(0.95),
                 p99: pct(0.99),
-                max: delays.last().copied().unwrap_or(0.0),
+                max,
                 histogram,
             },
         }
     }
 }
 
-/// The reply code and enhanced code at the start of a reason (`554 5.7.1 ...`).
-fn reply_codes(text: &str) -> (Option<u16>, Option<String>) {
-    let mut words = text.split_whitespace();
-    let code = words
-        .next()
-        .filter(|w| w.len() == 3)
-        .and_then(|w| w.parse::<u16>().ok());
-    let dsn = code.and(words.next()).filter(|w| {
-        w.split('.').count() == 3
-            && w.split('.')
-                .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
-    });
-    (code, dsn.map(str::to_string))
-}
-
-/// Warnings grouped by kind: numbers and addresses in brackets vary, their shape does not.
-fn normalize(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    let mut in_brackets = false;
-    for c in s.chars() {
-        match c {
-            '[' => {
-                in_brackets = true;
-                out.push_str("[…");
-            }
-            ']' => {
-                in_brackets = false;
-                out.push(']');
-            }
-            _ if in_brackets => {}
-            _ => out.push(c),
+impl DomainRow {
+    fn named(domain: &str) -> DomainRow {
+        DomainRow {
+            domain: domain.to_string(),
+            messages: 0,
+            bytes: 0,
+            deferred: 0,
+            avg_delay_s: 0.0,
+            max_delay_s: 0.0,
         }
     }
-    out
 }
 
 #[cfg(test)]

@@ -66,6 +66,33 @@ impl RejectClass {
         RejectClass::Other,
     ];
 
+    /// Its stable name (`unknown_recipient`...), as in JSON.
+    pub fn key(self) -> &'static str {
+        match self {
+            RejectClass::Blocklist => "blocklist",
+            RejectClass::Greylisting => "greylisting",
+            RejectClass::UnknownRecipient => "unknown_recipient",
+            RejectClass::RelayDenied => "relay_denied",
+            RejectClass::SenderDomainNotFound => "sender_domain_not_found",
+            RejectClass::Spf => "spf",
+            RejectClass::Dkim => "dkim",
+            RejectClass::Dmarc => "dmarc",
+            RejectClass::TooLarge => "too_large",
+            RejectClass::ClientOrHelo => "client_or_helo",
+            RejectClass::Authentication => "authentication",
+            RejectClass::Tls => "tls",
+            RejectClass::SpamContent => "spam_content",
+            RejectClass::AccessPolicy => "access_policy",
+            RejectClass::RateLimit => "rate_limit",
+            RejectClass::Other => "other",
+        }
+    }
+
+    /// The class named `key`.
+    pub fn from_key(key: &str) -> Option<RejectClass> {
+        RejectClass::ALL.into_iter().find(|c| c.key() == key)
+    }
+
     /// A short label.
     pub fn label(self) -> &'static str {
         match self {
@@ -255,6 +282,14 @@ mod tests {
         ];
         for (code, dsn, text, want) in cases {
             assert_eq!(classify(code, dsn, text), want, "{text}");
+        }
+        for c in RejectClass::ALL {
+            assert_eq!(RejectClass::from_key(c.key()), Some(c));
+            assert_eq!(
+                serde_json::to_value(c).unwrap(),
+                c.key(),
+                "JSON names are the keys"
+            );
         }
     }
 }

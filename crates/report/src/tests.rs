@@ -1,5 +1,5 @@
 use super::*;
-use mailtrace_model::{Attempt, Recipient};
+use mailtrace_model::{Attempt, AttemptStatus, Recipient, Status};
 
 fn attempt(secs: i64, status: AttemptStatus, response: &str, delay: f64) -> Attempt {
     Attempt {
@@ -219,4 +219,124 @@ fn outputs_defuse_log_content() {
         assert!(!html.contains("<script>"), "{html}");
         assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;@x.test"));
     }
+}
+
+/// Summing contributions per hour (what a store's rollups keep) gives the same report as
+/// adding the messages, times aside (to the hour), including after a message is rewritten.
+#[test]
+fn hourly_sums_of_contributions_give_the_same_report() {
+    let mut open = received(
+        1,
+        T,
+        "a@example.com",
+        1000,
+        vec![rcpt(
+            "x@later.test",
+            Status::Deferred,
+            vec![attempt(
+                T + 10,
+                AttemptStatus::Deferred,
+                "host x said: 450 4.2.0 busy (in reply to RCPT TO command)",
+                10.0,
+            )],
+        )],
+    );
+    open.open = true;
+    open.status = Status::Deferred;
+    let mut done = open.clone();
+    done.open = false;
+    done.status = Status::Delivered;
+    done.recipients[0].status = Status::Delivered;
+    done.recipients[0]
+        .attempts
+        .push(attempt(T + 7200, AttemptStatus::Sent, "250 ok", 7200.0));
+    let others = [
+        received(
+            2,
+            T + 60,
+            "b@example.com",
+            500,
+            vec![rcpt(
+                "y@example.org",
+                Status::Delivered,
+                vec![attempt(T + 61, AttemptStatus::Sent, "250 ok", 0.4)],
+            )],
+        ),
+        received(
+            3,
+            T + 3700,
+            "",
+            200,
+            vec![rcpt(
+                "z@example.org",
+                Status::Bounced,
+                vec![attempt(
+                    T + 3701,
+                    AttemptStatus::Bounced,
+                    "host y said: 550 5.1.1 unknown (in reply to RCPT TO command)",
+                    0.3,
+                )],
+            )],
+        ),
+    ];
+    let lines = [
+        "Mar  1 10:00:00 mx postfix/smtpd[1]: warning: unknown[192.0.2.9]: SASL LOGIN authentication failed: UGFzc3dvcmQ6",
+        "Mar  1 10:00:01 mx postfix/smtpd[1]: NOQUEUE: reject_warning: RCPT from x[1.2.3.4]: 450 test",
+        "Mar  1 10:00:02 mx postfix/master[1]: fatal: bind 0.0.0.0 port 25: Address already in use",
+    ];
+    // Directly: the final state of every message.
+    let mut direct = Builder::new(TimeZone::UTC, 10);
+    for m in others.iter().chain([&done]) {
+        direct.add_message(m);
+    }
+    for l in lines {
+        direct.add_line(l);
+    }
+    // Rollups: the open version written first, then replaced (old contributions subtracted).
+    /// (hour, dim, key) → (n, bytes, sum, max).
+    type Sums = std::collections::BTreeMap<(i64, Dim, String), (i64, i64, f64, f64)>;
+    let mut sums: Sums = Default::default();
+    let mut add = |c: &Contribution<'_>, sign: i64| {
+        let hour = c.at.0.div_euclid(3_600_000_000) * 3_600_000_000;
+        let e = sums.entry((hour, c.dim, c.key.to_string())).or_default();
+        e.0 += sign * c.n;
+        e.1 += sign * c.bytes;
+        e.2 += sign as f64 * c.sum;
+        if sign > 0 {
+            e.3 = e.3.max(c.max);
+        }
+    };
+    for m in others.iter().chain([&open]) {
+        contrib::contributions(m, &mut |c| add(&c, 1));
+    }
+    contrib::contributions(&open, &mut |c| add(&c, -1));
+    contrib::contributions(&done, &mut |c| add(&c, 1));
+    for l in lines {
+        contrib::line_contributions(l, Ts::from_secs(T), &mut |c| add(&c, 1));
+    }
+    let mut rolled = Builder::new(TimeZone::UTC, 10);
+    for ((hour, dim, key), (n, bytes, sum, max)) in &sums {
+        rolled.add(&Contribution {
+            at: Ts(*hour),
+            dim: *dim,
+            key: key.as_str().into(),
+            n: *n,
+            bytes: *bytes,
+            sum: *sum,
+            max: *max,
+        });
+    }
+    let (mut a, mut b) = (direct.finish(), rolled.finish());
+    assert_eq!(
+        a.totals.still_queued, 0,
+        "the rewrite took the message out of the queue"
+    );
+    assert_eq!(a.totals.deferred, 1);
+    assert_eq!(a.totals.reject_warnings, 1);
+    assert_eq!(a.sasl_failures.len(), 1);
+    for r in [&mut a, &mut b] {
+        r.first = None;
+        r.last = None;
+    }
+    assert_eq!(a, b);
 }

@@ -1,0 +1,443 @@
+//! What each message and line adds to the statistics, as additive [`Contribution`]s.
+//!
+//! A report is a sum of contributions: the [`crate::Builder`] adds them up in memory, and a
+//! store may keep them summed per hour, server and sender domain (rollups) and hand the sums
+//! back, which gives the same report without reading the messages again. Every field is
+//! additive (`max` excepted, which only grows: a message rewritten later keeps its earlier
+//! deliveries), so a rewritten message is accounted by subtracting its old contributions.
+
+use crate::reject::classify;
+use mailtrace_model::{AttemptStatus, Message, Status, Ts};
+use std::borrow::Cow;
+
+/// What a contribution counts. The numbers are stored (rollups): never renumber.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[repr(u8)]
+#[allow(missing_docs)]
+pub enum Dim {
+    /// A received message; `bytes`: its size.
+    Received = 0,
+    /// A delivery; `bytes`: the message size.
+    Delivered = 1,
+    Forwarded = 2,
+    /// A deferral attempt.
+    Deferral = 3,
+    /// A message with deferrals.
+    DeferredMessage = 4,
+    Bounced = 5,
+    Expired = 6,
+    Rejected = 7,
+    RejectWarning = 8,
+    Held = 9,
+    Discarded = 10,
+    StillQueued = 11,
+    /// Key: destination domain; `n` deliveries, `bytes`, `sum`/`max` delay.
+    Destination = 12,
+    /// Key: destination domain; `n` deferrals, `max` delay.
+    DestinationDeferral = 13,
+    /// Key: sender address (received messages that reached the queue).
+    Sender = 14,
+    /// Key: sending domain (or client host).
+    SendingDomain = 15,
+    /// Key: client host name.
+    SendingHost = 16,
+    /// Key: recipient address; `n` deliveries, `bytes`.
+    Recipient = 17,
+    /// Key: `host\treason`.
+    DeferralReason = 18,
+    /// Key: `host\treason`.
+    BounceReason = 19,
+    /// Key: SMTP reply code of a failure.
+    SmtpCode = 20,
+    /// Key: enhanced status code of a failure.
+    Dsn = 21,
+    /// Key: `class\tlogged reason` of a refusal.
+    RejectExample = 22,
+    /// Key: `client\treason`.
+    RejectReason = 23,
+    /// Key: client of a SASL failure.
+    Sasl = 24,
+    /// Key: warning text.
+    Warning = 25,
+    Fatal = 26,
+    Panic = 27,
+    /// A message received over SMTP with TLS.
+    TlsReceived = 28,
+    /// A message received over SMTP.
+    SmtpReceived = 29,
+    /// Key: fine delay bucket ([`delay_bucket`]); `n`, `sum` and `max` of the delays.
+    Delay = 30,
+    /// Key: coarse delay bucket (index into [`crate::DELAY_BUCKETS`], or its length).
+    DelayClass = 31,
+    /// A message seen at `at` (first and last time of the report).
+    Seen = 32,
+}
+
+impl Dim {
+    /// Every dimension.
+    pub const ALL: [Dim; 33] = [
+        Dim::Received,
+        Dim::Delivered,
+        Dim::Forwarded,
+        Dim::Deferral,
+        Dim::DeferredMessage,
+        Dim::Bounced,
+        Dim::Expired,
+        Dim::Rejected,
+        Dim::RejectWarning,
+        Dim::Held,
+        Dim::Discarded,
+        Dim::StillQueued,
+        Dim::Destination,
+        Dim::DestinationDeferral,
+        Dim::Sender,
+        Dim::SendingDomain,
+        Dim::SendingHost,
+        Dim::Recipient,
+        Dim::DeferralReason,
+        Dim::BounceReason,
+        Dim::SmtpCode,
+        Dim::Dsn,
+        Dim::RejectExample,
+        Dim::RejectReason,
+        Dim::Sasl,
+        Dim::Warning,
+        Dim::Fatal,
+        Dim::Panic,
+        Dim::TlsReceived,
+        Dim::SmtpReceived,
+        Dim::Delay,
+        Dim::DelayClass,
+        Dim::Seen,
+    ];
+
+    /// The dimension stored as `n`.
+    pub fn from_u8(n: u8) -> Option<Dim> {
+        Dim::ALL.get(usize::from(n)).copied()
+    }
+}
+
+/// One addend of the statistics.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Contribution<'a> {
+    /// When (a store sums per hour).
+    pub at: Ts,
+    /// What.
+    pub dim: Dim,
+    /// Of which value (empty for plain counters).
+    pub key: Cow<'a, str>,
+    /// Count.
+    pub n: i64,
+    /// Bytes.
+    pub bytes: i64,
+    /// Sum (delays).
+    pub sum: f64,
+    /// Maximum (delays).
+    pub max: f64,
+}
+
+impl<'a> Contribution<'a> {
+    fn count(at: Ts, dim: Dim, key: impl Into<Cow<'a, str>>) -> Contribution<'a> {
+        Contribution {
+            at,
+            dim,
+            key: key.into(),
+            n: 1,
+            bytes: 0,
+            sum: 0.0,
+            max: 0.0,
+        }
+    }
+
+    fn bytes(mut self, b: u64) -> Self {
+        self.bytes = i64::try_from(b).unwrap_or(i64::MAX);
+        self
+    }
+
+    fn delay(mut self, d: f64) -> Self {
+        self.sum = d;
+        self.max = d;
+        self
+    }
+}
+
+/// The fine delay bucket of `d` seconds: 0 up to 10 ms, then 5% wide.
+pub fn delay_bucket(d: f64) -> u32 {
+    if d <= 0.01 {
+        0
+    } else {
+        ((d / 0.01).ln() / 1.05f64.ln()).ceil().clamp(1.0, 1000.0) as u32
+    }
+}
+
+/// The upper bound of fine delay bucket `b`, seconds.
+pub fn delay_bucket_bound(b: u32) -> f64 {
+    0.01 * 1.05f64.powi(b as i32)
+}
+
+/// A reason shortened the way pflogsumm does: the remote reply without the host prefix, at
+/// most 80 characters.
+pub(crate) fn short_reason(text: &str) -> String {
+    let t = text.trim();
+    let t = t
+        .split_once(" said: ")
+        .map_or(t, |(_, r)| r)
+        .trim_end_matches(')');
+    let t = t.split(" (in reply to ").next().unwrap_or(t);
+    let mut s: String = t.chars().take(80).collect();
+    if t.chars().count() > 80 {
+        s.push('…');
+    }
+    s
+}
+
+/// The host part of a relay (`mx.example.org[192.0.2.1]:25` → `mx.example.org`).
+fn relay_host(relay: Option<&str>) -> String {
+    relay
+        .map(|r| r.split('[').next().unwrap_or(r).to_string())
+        .filter(|r| !r.is_empty())
+        .unwrap_or_else(|| "none".into())
+}
+
+fn domain(address: &str) -> String {
+    mailtrace_model::domain_of(address).unwrap_or_else(|| address.to_ascii_lowercase())
+}
+
+/// The reply code and enhanced code at the start of a reason (`554 5.7.1 ...`).
+fn reply_codes(text: &str) -> (Option<u16>, Option<String>) {
+    let mut words = text.split_whitespace();
+    let code = words
+        .next()
+        .filter(|w| w.len() == 3)
+        .and_then(|w| w.parse::<u16>().ok());
+    let dsn = code.and(words.next()).filter(|w| {
+        w.split('.').count() == 3
+            && w.split('.')
+                .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+    });
+    (code, dsn.map(str::to_string))
+}
+
+fn failure_codes(at: Ts, code: Option<u16>, dsn: Option<&str>, out: &mut dyn FnMut(Contribution)) {
+    if let Some(c) = code {
+        out(Contribution::count(at, Dim::SmtpCode, c.to_string()));
+    }
+    if let Some(d) = dsn {
+        out(Contribution::count(at, Dim::Dsn, d.to_string()));
+    }
+}
+
+fn reject(
+    m: &Message,
+    at: Ts,
+    code: Option<u16>,
+    dsn: Option<&str>,
+    text: &str,
+    out: &mut dyn FnMut(Contribution),
+) {
+    out(Contribution::count(at, Dim::Rejected, ""));
+    failure_codes(at, code, dsn, out);
+    let class = classify(code, dsn, text);
+    out(Contribution::count(
+        at,
+        Dim::RejectExample,
+        format!("{}\t{text}", class.key()),
+    ));
+    let client = m
+        .client_host
+        .clone()
+        .filter(|h| h != "unknown")
+        .or_else(|| m.client_ip.clone())
+        .unwrap_or_else(|| "none".into());
+    out(Contribution::count(
+        at,
+        Dim::RejectReason,
+        format!("{client}\t{}", short_reason(text)),
+    ));
+}
+
+/// The contributions of one message (see the crate documentation for the definitions).
+pub fn contributions(m: &Message, out: &mut dyn FnMut(Contribution)) {
+    let t = m.received_at;
+    out(Contribution::count(t, Dim::Seen, ""));
+    let size = m.size.unwrap_or(0);
+    // Received: came in over SMTP (a client) or by local submission (pickup). A refusal
+    // before a queue id (NOQUEUE) was never received.
+    let received = m.queue_id.is_some() && (m.uid.is_some() || m.client_host.is_some());
+    if received {
+        out(Contribution::count(t, Dim::Received, "").bytes(size));
+    }
+    // Senders and sending domains: of received messages that reached the queue (pflogsumm
+    // counts them at the queue manager's `from=<...>, size=N` line).
+    if received && m.size.is_some() {
+        let sender = match m.sender.as_deref() {
+            Some("") => "<>".to_string(),
+            Some(s) => s.to_ascii_lowercase(),
+            None => "(unknown)".to_string(),
+        };
+        let sdom = match m.sender.as_deref() {
+            Some(s) if s.contains('@') => domain(s),
+            _ => m.client_host.clone().unwrap_or_else(|| "local".into()),
+        };
+        out(Contribution::count(t, Dim::Sender, sender).bytes(size));
+        out(Contribution::count(t, Dim::SendingDomain, sdom).bytes(size));
+        if let Some(h) = m.client_host.as_ref().filter(|h| *h != "local") {
+            out(Contribution::count(
+                t,
+                Dim::SendingHost,
+                h.to_ascii_lowercase(),
+            ));
+            out(Contribution::count(t, Dim::SmtpReceived, ""));
+            if m.tls.is_some() {
+                out(Contribution::count(t, Dim::TlsReceived, ""));
+            }
+        }
+    }
+    if m.open {
+        out(Contribution::count(t, Dim::StillQueued, ""));
+    }
+    match m.status {
+        Status::Held => out(Contribution::count(t, Dim::Held, "")),
+        Status::Discarded => out(Contribution::count(t, Dim::Discarded, "")),
+        _ => {}
+    }
+    let mut deferred = false;
+    let mut rejected_recipients = 0;
+    for r in &m.recipients {
+        if r.status == Status::Expired {
+            out(Contribution::count(t, Dim::Expired, ""));
+        }
+        if r.status == Status::Rejected && r.attempts.is_empty() {
+            rejected_recipients += 1;
+            let text = r.response.as_deref().or(m.reason.as_deref()).unwrap_or("");
+            let at = r.last_attempt_at.unwrap_or(t);
+            reject(m, at, r.smtp_code, r.dsn.as_deref(), text, out);
+        }
+        for a in &r.attempts {
+            let response = a.response.as_deref().unwrap_or("");
+            match a.status {
+                AttemptStatus::Sent if response.contains("forwarded as ") => {
+                    out(Contribution::count(a.at, Dim::Forwarded, ""));
+                }
+                AttemptStatus::Sent => {
+                    out(Contribution::count(a.at, Dim::Delivered, "").bytes(size));
+                    let mut d =
+                        Contribution::count(a.at, Dim::Destination, domain(&r.address)).bytes(size);
+                    if let Some(delay) = a.delay_s {
+                        d = d.delay(delay);
+                        out(
+                            Contribution::count(a.at, Dim::Delay, delay_bucket(delay).to_string())
+                                .delay(delay),
+                        );
+                        let class = crate::DELAY_BUCKETS
+                            .iter()
+                            .position(|b| delay <= *b)
+                            .unwrap_or(crate::DELAY_BUCKETS.len());
+                        out(Contribution::count(
+                            a.at,
+                            Dim::DelayClass,
+                            class.to_string(),
+                        ));
+                    }
+                    out(d);
+                    out(
+                        Contribution::count(a.at, Dim::Recipient, r.address.to_ascii_lowercase())
+                            .bytes(size),
+                    );
+                }
+                AttemptStatus::Deferred => {
+                    deferred = true;
+                    out(Contribution::count(a.at, Dim::Deferral, ""));
+                    let mut d =
+                        Contribution::count(a.at, Dim::DestinationDeferral, domain(&r.address));
+                    if let Some(delay) = a.delay_s {
+                        d.max = delay;
+                    }
+                    out(d);
+                    failure_codes(a.at, a.smtp_code, a.dsn.as_deref(), out);
+                    out(Contribution::count(
+                        a.at,
+                        Dim::DeferralReason,
+                        format!(
+                            "{}\t{}",
+                            relay_host(a.relay.as_deref()),
+                            short_reason(response)
+                        ),
+                    ));
+                }
+                AttemptStatus::Bounced => {
+                    out(Contribution::count(a.at, Dim::Bounced, ""));
+                    failure_codes(a.at, a.smtp_code, a.dsn.as_deref(), out);
+                    out(Contribution::count(
+                        a.at,
+                        Dim::BounceReason,
+                        format!(
+                            "{}\t{}",
+                            relay_host(a.relay.as_deref()),
+                            short_reason(response)
+                        ),
+                    ));
+                }
+                _ => {}
+            }
+        }
+    }
+    if deferred {
+        out(Contribution::count(t, Dim::DeferredMessage, ""));
+    }
+    if m.status == Status::Rejected && rejected_recipients == 0 {
+        // Refused as a whole (a content check, or before any recipient).
+        let text = m.reason.as_deref().unwrap_or("");
+        let (code, dsn) = reply_codes(text);
+        reject(m, t, code, dsn.as_deref(), text, out);
+    }
+}
+
+/// The contributions of a log line that belongs to no message: SASL failures (also counted as
+/// warnings, as pflogsumm does), warnings, fatal errors, panics and `reject_warning`s.
+pub fn line_contributions(line: &str, at: Ts, out: &mut dyn FnMut(Contribution)) {
+    let Some(pos) = line.find(": ") else { return };
+    let body = &line[pos + 2..];
+    // Most lines are none of these: decide on the first byte.
+    if !matches!(body.as_bytes().first(), Some(b'w' | b'f' | b'p' | b'N')) {
+        return;
+    }
+    if let Some(rest) = body.strip_prefix("warning: ") {
+        if rest.contains("SASL") && rest.contains("authentication failed") {
+            let client = rest.split(':').next().unwrap_or("").trim().to_string();
+            out(Contribution::count(at, Dim::Sasl, client));
+        }
+        out(Contribution::count(
+            at,
+            Dim::Warning,
+            short_reason(&normalize(rest)),
+        ));
+    } else if let Some(rest) = body.strip_prefix("fatal: ") {
+        out(Contribution::count(at, Dim::Fatal, short_reason(rest)));
+    } else if let Some(rest) = body.strip_prefix("panic: ") {
+        out(Contribution::count(at, Dim::Panic, short_reason(rest)));
+    } else if body.contains("reject_warning: ") {
+        out(Contribution::count(at, Dim::RejectWarning, ""));
+    }
+}
+
+/// Warnings grouped by kind: numbers and addresses in brackets vary, their shape does not.
+fn normalize(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut in_brackets = false;
+    for c in s.chars() {
+        match c {
+            '[' => {
+                in_brackets = true;
+                out.push_str("[…");
+            }
+            ']' => {
+                in_brackets = false;
+                out.push(']');
+            }
+            _ if in_brackets => {}
+            _ => out.push(c),
+        }
+    }
+    out
+}
