@@ -346,7 +346,11 @@ fn ingest_one(
     let mut last_commit = std::time::Instant::now();
     let mut buf = Vec::with_capacity(4096);
     let server = opts.server.as_deref();
-    let mut raw = RawLines::starting_at(*next_no);
+    let raw_from = |first| RawLines {
+        server: opts.server.clone(),
+        ..RawLines::starting_at(first)
+    };
+    let mut raw = raw_from(*next_no);
     let send = |correlator: &mut Correlator,
                 raw: RawLines,
                 offset: u64,
@@ -383,7 +387,7 @@ fn ingest_one(
             since_commit += since_batch;
             since_batch = 0;
             progress.advance(offset, report.lines);
-            let next = RawLines::starting_at(raw.next_no());
+            let next = raw_from(raw.next_no());
             let raw = std::mem::replace(&mut raw, next);
             let sent = if since_commit >= opts.commit_lines
                 || last_commit.elapsed() >= opts.commit_interval

@@ -415,7 +415,12 @@ impl Builder {
             let d = dests.entry(k).or_insert_with(|| DomainRow::named(k));
             d.messages = un(a.n);
             d.bytes = un(a.bytes);
-            d.avg_delay_s = if a.n > 0 { a.sum / a.n as f64 } else { 0.0 };
+            // To the millisecond: sums taken in another order differ in the last bits.
+            d.avg_delay_s = if a.n > 0 {
+                (a.sum / a.n as f64 * 1000.0).round() / 1000.0
+            } else {
+                0.0
+            };
             d.max_delay_s = d.max_delay_s.max(a.max);
         }
         for (k, a) in b.of(Dim::DestinationDeferral) {

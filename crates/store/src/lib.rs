@@ -113,6 +113,9 @@ pub struct RawLines {
     /// The time of each line (a line without its own gets the one before it), when the reader
     /// knows them: empty, or one per line.
     pub times: Vec<Ts>,
+    /// The server of every line, when the reader was told (`ingest --server`); otherwise each
+    /// line's syslog host.
+    pub server: Option<String>,
 }
 
 impl RawLines {
@@ -193,14 +196,66 @@ pub struct SearchResult {
     pub messages: Vec<Message>,
 }
 
+/// The syslog host of log lines.
+pub struct LineHost(mailtrace_parse::syslog::Context);
+
+impl LineHost {
+    /// A reader of hosts.
+    pub fn new() -> LineHost {
+        LineHost(mailtrace_parse::syslog::Context::new(
+            2000,
+            jiff::tz::TimeZone::UTC,
+        ))
+    }
+
+    /// The host of `line`, if it has a syslog envelope.
+    pub fn of(&mut self, line: &str) -> Option<String> {
+        mailtrace_parse::syslog::parse(line, &mut self.0).map(|e| e.host.to_string())
+    }
+}
+
+impl Default for LineHost {
+    fn default() -> LineHost {
+        LineHost::new()
+    }
+}
+
 /// A test of whether a log line comes from `server` (every line when `None`).
 pub fn line_on_server(server: Option<&str>) -> impl FnMut(&str) -> bool + '_ {
-    let mut ctx = mailtrace_parse::syslog::Context::new(2000, jiff::tz::TimeZone::UTC);
-    move |line: &str| {
-        server.is_none_or(|s| {
-            mailtrace_parse::syslog::parse(line, &mut ctx).is_some_and(|e| e.host == s)
-        })
-    }
+    let mut host = LineHost::new();
+    move |line: &str| server.is_none_or(|s| host.of(line).is_some_and(|h| h == s))
+}
+
+/// Statistics of a store by reading the matching messages and the raw log of the time range:
+/// what [`Store::report`] does unless a backend has a faster way.
+///
+/// # Errors
+/// The backend failed.
+pub fn report_from_messages(
+    store: &dyn Store,
+    filter: &Filter,
+    tz: &jiff::tz::TimeZone,
+    top: usize,
+) -> Result<mailtrace_report::Report, StoreError> {
+    let mut b = mailtrace_report::Builder::new(tz.clone(), top.max(1));
+    store.export(filter, &mut |m| {
+        b.add_message(&m);
+        Ok(())
+    })?;
+    // Warnings, SASL failures and the like, from every line logged in the time range
+    // (of the server, when one is asked for), as when reading the log files themselves.
+    let mut on_server = line_on_server(filter.server.as_deref());
+    store.each_raw_line_between(
+        filter.since.unwrap_or(Ts(i64::MIN)),
+        filter.until.unwrap_or(Ts(i64::MAX)),
+        &mut |l| {
+            if on_server(&l.text) {
+                b.add_line(&l.text);
+            }
+            true
+        },
+    )?;
+    Ok(b.finish())
 }
 
 /// What is in a store.
@@ -383,8 +438,8 @@ pub trait Store: Send {
     fn stats(&self) -> Result<StoreStats, StoreError>;
 
     /// Mail-flow statistics of the messages matching `filter` and of the lines in its time range
-    /// that belong to no message, days and hours in `tz`, `top` rows per ranking. The default
-    /// counts every matching message; a backend may answer from aggregates it keeps.
+    /// that belong to no message, days and hours in `tz`, `top` rows per ranking: by
+    /// [`report_from_messages`], or from aggregates the backend keeps.
     ///
     /// # Errors
     /// The backend failed.
@@ -393,27 +448,7 @@ pub trait Store: Send {
         filter: &Filter,
         tz: &jiff::tz::TimeZone,
         top: usize,
-    ) -> Result<mailtrace_report::Report, StoreError> {
-        let mut b = mailtrace_report::Builder::new(tz.clone(), top.max(1));
-        self.export(filter, &mut |m| {
-            b.add_message(&m);
-            Ok(())
-        })?;
-        // Warnings, SASL failures and the like, from every line logged in the time range
-        // (of the server, when one is asked for), as when reading the log files themselves.
-        let mut on_server = line_on_server(filter.server.as_deref());
-        self.each_raw_line_between(
-            filter.since.unwrap_or(Ts(i64::MIN)),
-            filter.until.unwrap_or(Ts(i64::MAX)),
-            &mut |l| {
-                if on_server(&l.text) {
-                    b.add_line(&l.text);
-                }
-                true
-            },
-        )?;
-        Ok(b.finish())
-    }
+    ) -> Result<mailtrace_report::Report, StoreError>;
 
     /// The servers and the `limit` busiest sender domains.
     ///

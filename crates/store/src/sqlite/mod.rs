@@ -7,6 +7,7 @@
 
 mod detail;
 mod raw;
+mod rollup;
 mod schema;
 mod search;
 
@@ -109,12 +110,30 @@ impl SqliteStore {
             path: shown.to_string(),
             reason: e.to_string(),
         };
+        // Another process may be creating the same store right now: wait for it.
+        conn.busy_timeout(std::time::Duration::from_secs(30))?;
         // The first statement reads the header: a file that is not SQLite fails here.
         // Larger pages suit rows that carry documents (only takes effect on a new file).
-        conn.pragma_update(None, "page_size", 8192)
-            .map_err(corrupt)?;
-        conn.pragma_update(None, "journal_mode", "WAL")
-            .map_err(corrupt)?;
+        // Switching to WAL needs the database to itself, and SQLite answers "busy" at once
+        // rather than waiting: retry for a while when another process is opening it too.
+        let started = std::time::Instant::now();
+        loop {
+            let r = conn
+                .pragma_update(None, "page_size", 8192)
+                .and_then(|()| conn.pragma_update(None, "journal_mode", "WAL"));
+            match r {
+                Ok(()) => break,
+                Err(rusqlite::Error::SqliteFailure(e, _))
+                    if matches!(
+                        e.code,
+                        rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
+                    ) && started.elapsed() < std::time::Duration::from_secs(30) =>
+                {
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                Err(e) => return Err(corrupt(e)),
+            }
+        }
         // Checkpoint the WAL every 128 MB rather than every 4 MB: bulk ingests rewrite hot index
         // pages far less often.
         conn.pragma_update(None, "wal_autocheckpoint", 16_384)?;
@@ -123,7 +142,6 @@ impl SqliteStore {
         // memory under 300 MB.
         conn.pragma_update(None, "cache_size", -32_768)?;
         conn.pragma_update(None, "temp_store", "MEMORY")?;
-        conn.busy_timeout(std::time::Duration::from_secs(30))?;
         schema::migrate(&conn, shown)?;
         Ok(SqliteStore {
             conn,
@@ -161,6 +179,8 @@ impl SqliteStore {
 struct Encoded {
     docs: Vec<Result<Row, String>>,
     chunks: Result<Vec<raw::Chunk>, String>,
+    /// The statistics the batch adds (its messages' and lines' contributions).
+    sums: rollup::Sums,
 }
 
 /// `(doc, detail)` of one message.
@@ -172,6 +192,11 @@ type Row = (Vec<u8>, Vec<u8>);
 fn encode_batch(batch: &mut WriteBatch) {
     let mut scratch = Vec::with_capacity(64 * 1024);
     let chunks = raw::compress(&batch.raw);
+    let mut sums = rollup::Sums::default();
+    sums.lines(&batch.raw);
+    for m in &batch.messages {
+        sums.message(m, 1);
+    }
     batch.raw.text = Vec::new();
     let docs = batch
         .messages
@@ -185,7 +210,7 @@ fn encode_batch(batch: &mut WriteBatch) {
             Ok((lz4_flex::compress_prepend_size(&json), detail))
         })
         .collect();
-    batch.encoded = Some(Box::new(Encoded { docs, chunks }));
+    batch.encoded = Some(Box::new(Encoded { docs, chunks, sums }));
 }
 
 /// The key of a recipient: its lower-case address reversed, so that a domain is a prefix.
@@ -220,6 +245,7 @@ fn lower(s: Option<&str>) -> Option<String> {
 impl SqliteStore {
     /// The rows of one batch, inside the open transaction.
     fn write_rows(&self, batch: WriteBatch, encoded: Encoded) -> Result<(), StoreError> {
+        let mut sums = encoded.sums;
         {
             let mut chunk = self.conn.prepare_cached(
                 "INSERT INTO raw_chunks (first, count, data, min_at, max_at, times) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -302,9 +328,12 @@ impl SqliteStore {
                     let was: i64 = old_time.query_row([m.id], |r| r.get(0))?;
                     let rowid: i64 = upd.query_row(values, |r| r.get(0))?;
                     let previous: Vec<u8> = old_doc.query_row([rowid], |r| r.get(0))?;
-                    for r in Self::decode(&previous)?.recipients {
+                    let previous = Self::decode(&previous)?;
+                    for r in &previous.recipients {
                         del.execute(params![reversed_address(&r.address), was, m.id])?;
                     }
+                    // Its statistics are replaced too.
+                    sums.message(&previous, -1);
                     upd_doc.execute(params![rowid, doc, detail])?;
                 }
                 for (i, r) in m.recipients.iter().enumerate() {
@@ -332,6 +361,7 @@ impl SqliteStore {
             for l in &batch.loose {
                 loose.execute(params![l.server, l.at.0, l.kind.as_str(), l.no as i64])?;
             }
+            sums.write(&self.conn)?;
             if let Some(cp) = &batch.checkpoint {
                 self.conn.prepare_cached(
                     "INSERT OR REPLACE INTO checkpoints (ident, ident_len, path, offset, lines, updated_at) \
@@ -369,6 +399,7 @@ impl Store for SqliteStore {
             _ => Encoded {
                 docs: Vec::new(),
                 chunks: Ok(Vec::new()),
+                sums: rollup::Sums::default(),
             },
         };
         if !self.in_tx {
@@ -680,6 +711,18 @@ impl Store for SqliteStore {
         })
     }
 
+    fn report(
+        &self,
+        filter: &Filter,
+        tz: &jiff::tz::TimeZone,
+        top: usize,
+    ) -> Result<mailtrace_report::Report, StoreError> {
+        match rollup::report(&self.conn, filter, tz, top.max(1))? {
+            Some(r) => Ok(r),
+            None => crate::report_from_messages(self, filter, tz, top),
+        }
+    }
+
     fn facets(&self, limit: usize) -> Result<crate::Facets, StoreError> {
         let counted = |sql: &str, limit: usize| -> Result<Vec<(String, u64)>, StoreError> {
             let mut st = self.conn.prepare(sql)?;
@@ -705,6 +748,55 @@ impl Store for SqliteStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_new_store_opened_by_many_at_once_is_made_once() {
+        for _ in 0..5 {
+            let dir = tempfile::tempdir().unwrap();
+            let p = dir.path().join("new.db");
+            let threads: Vec<_> = (0..4)
+                .map(|_| {
+                    let p = p.clone();
+                    std::thread::spawn(move || SqliteStore::open(&p).map(|s| s.stats()))
+                })
+                .collect();
+            for t in threads {
+                let stats = t.join().unwrap().unwrap().unwrap();
+                assert_eq!(stats.messages, 0);
+            }
+        }
+    }
+
+    #[test]
+    fn reports_come_from_rollups_when_they_can() {
+        let mut store = SqliteStore::open_in_memory().unwrap();
+        crate::suite::report_matches_the_messages(&mut store);
+        let tz = jiff::tz::TimeZone::UTC;
+        let rows: i64 = store
+            .conn
+            .query_row("SELECT count(*) FROM rollup", [], |r| r.get(0))
+            .unwrap();
+        assert!(rows > 10, "{rows} rollup rows");
+        let f = Filter::default();
+        assert!(rollup::report(&store.conn, &f, &tz, 10).unwrap().is_some());
+        let subject = Filter {
+            subject: Some("x".into()),
+            ..Filter::default()
+        };
+        assert!(rollup::report(&store.conn, &subject, &tz, 10)
+            .unwrap()
+            .is_none());
+        // A store migrated with messages in it has no sums for them: reports read messages.
+        store
+            .conn
+            .execute(
+                "UPDATE mailtrace_meta SET value = 'partial' WHERE key = 'rollups'",
+                [],
+            )
+            .unwrap();
+        assert!(rollup::report(&store.conn, &f, &tz, 10).unwrap().is_none());
+        assert_eq!(store.report(&f, &tz, 10).unwrap().totals.deferrals, 1);
+    }
 
     #[test]
     fn passes_the_store_suite() {

@@ -268,6 +268,7 @@ mod tests {
             text: b"a\nb\n".to_vec(),
             count: 3,
             times: Vec::new(),
+            server: None,
         };
         assert!(compress(&raw).is_err());
     }

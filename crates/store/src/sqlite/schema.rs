@@ -116,6 +116,22 @@ const MIGRATIONS: &[&str] = &[
      ALTER TABLE raw_chunks ADD COLUMN max_at INTEGER;
      ALTER TABLE raw_chunks ADD COLUMN times BLOB;
      CREATE INDEX raw_chunks_span ON raw_chunks (max_at, min_at, first) WHERE max_at IS NOT NULL;",
+    // Statistics kept at ingest (rollup.rs). A store that already holds messages has no sums
+    // for them: reports then read the messages.
+    "CREATE TABLE rollup (
+        hour INTEGER NOT NULL,
+        server TEXT NOT NULL,
+        sdom TEXT NOT NULL,
+        dim INTEGER NOT NULL,
+        key TEXT NOT NULL,
+        n INTEGER NOT NULL,
+        bytes INTEGER NOT NULL,
+        sum REAL NOT NULL,
+        max REAL NOT NULL,
+        PRIMARY KEY (hour, server, sdom, dim, key)
+     ) WITHOUT ROWID;
+     INSERT OR REPLACE INTO mailtrace_meta (key, value)
+        SELECT 'rollups', CASE WHEN EXISTS (SELECT 1 FROM messages) THEN 'partial' ELSE 'complete' END;",
 ];
 
 /// Stores older than this were written by development versions without a migration path.
@@ -126,6 +142,38 @@ pub const VERSION: i64 = MIGRATIONS.len() as i64;
 
 /// Bring the schema up to [`VERSION`]. A database with foreign tables and no version is refused.
 pub fn migrate(conn: &Connection, path: &str) -> Result<(), StoreError> {
+    // Up to date (the usual case): nothing to write, no lock.
+    if current_version(conn).ok().flatten() == Some(VERSION) {
+        return Ok(());
+    }
+    // Otherwise under the write lock, so that two processes opening a new store at once (an
+    // ingest and a `stats`) do not both create it: the second waits and finds it made.
+    conn.execute_batch("BEGIN IMMEDIATE")?;
+    match migrate_locked(conn, path) {
+        Ok(()) => {
+            conn.execute_batch("COMMIT")?;
+            Ok(())
+        }
+        Err(e) => {
+            let _ = conn.execute_batch("ROLLBACK");
+            Err(e)
+        }
+    }
+}
+
+/// The schema version, if the file has one.
+fn current_version(conn: &Connection) -> Result<Option<i64>, rusqlite::Error> {
+    let v: Option<String> = conn
+        .query_row(
+            "SELECT value FROM mailtrace_meta WHERE key = 'schema_version'",
+            [],
+            |r| r.get(0),
+        )
+        .optional()?;
+    Ok(v.and_then(|v| v.parse().ok()))
+}
+
+fn migrate_locked(conn: &Connection, path: &str) -> Result<(), StoreError> {
     let corrupt = |reason: String| StoreError::Corrupt {
         path: path.to_string(),
         reason,
@@ -172,13 +220,11 @@ pub fn migrate(conn: &Connection, path: &str) -> Result<(), StoreError> {
         });
     }
     for (i, m) in MIGRATIONS.iter().enumerate().skip(version as usize) {
-        let tx = conn.unchecked_transaction()?;
-        tx.execute_batch(m)?;
-        tx.execute(
+        conn.execute_batch(m)?;
+        conn.execute(
             "INSERT OR REPLACE INTO mailtrace_meta (key, value) VALUES ('schema_version', ?1)",
             [(i + 1).to_string()],
         )?;
-        tx.commit()?;
     }
     Ok(())
 }
