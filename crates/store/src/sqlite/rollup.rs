@@ -34,8 +34,6 @@ const LINES: [Dim; 5] = [
     Dim::RejectWarning,
 ];
 
-type Key = (i64, String, String, u8, String);
-
 /// Sums of one key.
 #[derive(Debug, Default, Clone, Copy)]
 struct Acc {
@@ -45,20 +43,47 @@ struct Acc {
     max: f64,
 }
 
-/// Contributions of a batch, summed.
+/// Contributions of a batch, summed. The key (hour, server, sender domain, dimension, key) is
+/// packed into bytes, so that adding to a known key allocates nothing.
 #[derive(Debug, Default)]
-pub(super) struct Sums(HashMap<Key, Acc>);
+pub(super) struct Sums {
+    map: HashMap<Vec<u8>, Acc>,
+    buf: Vec<u8>,
+}
+
+fn put(buf: &mut Vec<u8>, s: &str) {
+    buf.extend_from_slice(&(s.len() as u32).to_le_bytes());
+    buf.extend_from_slice(s.as_bytes());
+}
+
+/// The parts of a packed key.
+fn unpack(k: &[u8]) -> Option<(i64, &str, &str, u8, &str)> {
+    let hour = i64::from_le_bytes(k.get(..8)?.try_into().ok()?);
+    let dim = *k.get(8)?;
+    let mut rest = &k[9..];
+    let mut take = || -> Option<&str> {
+        let n = u32::from_le_bytes(rest.get(..4)?.try_into().ok()?) as usize;
+        let s = std::str::from_utf8(rest.get(4..4 + n)?).ok()?;
+        rest = &rest[4 + n..];
+        Some(s)
+    };
+    let (server, sdom, key) = (take()?, take()?, take()?);
+    Some((hour, server, sdom, dim, key))
+}
 
 impl Sums {
     fn add(&mut self, server: &str, sdom: &str, c: &Contribution<'_>, sign: i64) {
-        let key = (
-            c.at.0.div_euclid(HOUR) * HOUR,
-            server.to_string(),
-            sdom.to_string(),
-            c.dim as u8,
-            c.key.to_string(),
-        );
-        let a = self.0.entry(key).or_default();
+        self.buf.clear();
+        self.buf
+            .extend_from_slice(&(c.at.0.div_euclid(HOUR) * HOUR).to_le_bytes());
+        self.buf.push(c.dim as u8);
+        put(&mut self.buf, server);
+        put(&mut self.buf, sdom);
+        put(&mut self.buf, &c.key);
+        let a = match self.map.get_mut(self.buf.as_slice()) {
+            Some(a) => a,
+            None => self.map.entry(self.buf.clone()).or_default(),
+        };
         a.n += sign * c.n;
         a.bytes += sign * c.bytes;
         a.sum += sign as f64 * c.sum;
@@ -102,10 +127,13 @@ impl Sums {
              n = n + excluded.n, bytes = bytes + excluded.bytes, sum = sum + excluded.sum, \
              max = max(max, excluded.max)",
         )?;
-        for ((hour, server, sdom, dim, key), a) in &self.0 {
+        for (k, a) in &self.map {
             if a.n == 0 && a.bytes == 0 && a.sum == 0.0 && a.max == 0.0 {
                 continue;
             }
+            let Some((hour, server, sdom, dim, key)) = unpack(k) else {
+                continue;
+            };
             st.execute(params![
                 hour, server, sdom, dim, key, a.n, a.bytes, a.sum, a.max
             ])?;
