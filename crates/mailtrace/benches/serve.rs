@@ -155,6 +155,22 @@ fn main() {
             "/?to=rcpt17%40later.test".into(),
         ),
         ("page: newest 50, no filter", "/".into()),
+        (
+            "API report, 30 days",
+            format!(
+                "/api/v1/report?since={}",
+                newest_at.parse::<jiff::Timestamp>().unwrap()
+                    - jiff::SignedDuration::from_hours(30 * 24)
+            ),
+        ),
+        (
+            "page: statistics, 30 days",
+            format!(
+                "/stats?since={}&tz=UTC",
+                newest_at.parse::<jiff::Timestamp>().unwrap()
+                    - jiff::SignedDuration::from_hours(30 * 24)
+            ),
+        ),
         ("API message detail", format!("/api/v1/messages/{id}")),
         ("page: message", format!("/message/{id}")),
     ];
