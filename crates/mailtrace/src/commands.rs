@@ -313,9 +313,8 @@ fn export(store: &dyn Store, a: &ExportArgs, tz: &TimeZone) -> Result<ExitCode> 
     Ok(ExitCode::SUCCESS)
 }
 
-/// Statistics of the matching messages, and of the lines in their time range that belong to
-/// no message (warnings, SASL failures).
-/// Statistics from the store, or straight from log files (`--file`).
+/// Statistics of the matching messages and of the lines of their time range that belong to no
+/// message (warnings, SASL failures): from the store, or straight from log files (`--file`).
 fn report(store: Option<&dyn Store>, a: &ReportArgs, tz: &TimeZone) -> Result<ExitCode> {
     let mut filter = filter_from(&a.filter, tz, now())?;
     let mut label = String::from("all messages");

@@ -75,6 +75,16 @@ impl AppState {
         })
     }
 
+    /// The names of the servers and of the busiest sender domains (for the forms' pick lists;
+    /// empty when the store cannot say).
+    async fn pick_lists(&self) -> (Vec<String>, Vec<String>) {
+        let names = |v: &[(String, u64)]| v.iter().map(|(n, _)| n.clone()).collect();
+        match self.facets().await {
+            Ok(f) => (names(&f.servers), names(&f.sender_domains)),
+            Err(_) => (Vec::new(), Vec::new()),
+        }
+    }
+
     /// Servers and sender domains for the search form, recomputed at most once a minute.
     async fn facets(&self) -> Result<Arc<Facets>, StoreError> {
         const FRESH: Duration = Duration::from_secs(60);

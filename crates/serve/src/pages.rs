@@ -108,7 +108,7 @@ fn label(name: &str) -> &'static str {
     }
 }
 
-fn html(page: impl Template, status: StatusCode) -> Response {
+pub(crate) fn html(page: impl Template, status: StatusCode) -> Response {
     match page.render() {
         Ok(body) => (status, Html(body)).into_response(),
         Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, format!("template: {e}")).into_response(),
@@ -142,7 +142,7 @@ fn form_of(p: &FilterParams, req: &SearchRequest) -> FormView {
 
 /// `GET /`: the search form and, when criteria are given, one page of results.
 pub async fn search(State(state): State<Shared>, RawQuery(q): RawQuery) -> Response {
-    let facets = state.facets().await.ok();
+    let (servers, domains) = state.pick_lists().await;
     let mut page = SearchPage {
         form: FormView {
             limit: 50,
@@ -172,14 +172,8 @@ pub async fn search(State(state): State<Shared>, RawQuery(q): RawQuery) -> Respo
         csv_url: "/api/v1/export.csv".into(),
         json_url: "/api/v1/export.json".into(),
         api_url: "/api/v1/messages".into(),
-        servers: facets
-            .as_ref()
-            .map(|f| f.servers.iter().map(|(n, _)| n.clone()).collect())
-            .unwrap_or_default(),
-        domains: facets
-            .as_ref()
-            .map(|f| f.sender_domains.iter().map(|(n, _)| n.clone()).collect())
-            .unwrap_or_default(),
+        servers,
+        domains,
         page_sizes: PAGE_SIZES,
         statuses: Status::ALL.iter().map(|s| s.as_str()).collect(),
     };

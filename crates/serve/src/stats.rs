@@ -1,12 +1,13 @@
 //! Statistics: the page `/stats` (totals and server-drawn SVG charts) and `GET /api/v1/report`.
 
 use crate::api::ApiError;
+use crate::pages::html;
 use crate::query::SearchRequest;
 use crate::Shared;
 use askama::Template;
 use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use mailtrace_report::charts::{report_charts, Chart};
 use mailtrace_report::Report;
@@ -65,7 +66,7 @@ struct StatsPage {
 
 /// `GET /stats`.
 pub async fn page(State(state): State<Shared>, RawQuery(q): RawQuery) -> Response {
-    let facets = state.facets().await.ok();
+    let (servers, domains) = state.pick_lists().await;
     let mut page = StatsPage {
         when: "30d".into(),
         since: String::new(),
@@ -73,14 +74,8 @@ pub async fn page(State(state): State<Shared>, RawQuery(q): RawQuery) -> Respons
         server: String::new(),
         from: String::new(),
         tz: "UTC".into(),
-        servers: facets
-            .as_ref()
-            .map(|f| f.servers.iter().map(|(n, _)| n.clone()).collect())
-            .unwrap_or_default(),
-        domains: facets
-            .as_ref()
-            .map(|f| f.sender_domains.iter().map(|(n, _)| n.clone()).collect())
-            .unwrap_or_default(),
+        servers,
+        domains,
         error: None,
         report: None,
         charts: Vec::new(),
@@ -88,7 +83,7 @@ pub async fn page(State(state): State<Shared>, RawQuery(q): RawQuery) -> Respons
     };
     let fail = |mut page: StatsPage, e: ApiError| {
         page.error = Some(e.message);
-        render(page, e.status)
+        html(page, e.status)
     };
     let (req, top) = match request(q.as_deref()) {
         Ok(r) => r,
@@ -110,15 +105,8 @@ pub async fn page(State(state): State<Shared>, RawQuery(q): RawQuery) -> Respons
         Ok(r) => {
             page.charts = report_charts(&r);
             page.report = Some(r);
-            render(page, StatusCode::OK)
+            html(page, StatusCode::OK)
         }
         Err(e) => fail(page, e),
-    }
-}
-
-fn render(page: StatsPage, status: StatusCode) -> Response {
-    match page.render() {
-        Ok(body) => (status, Html(body)).into_response(),
-        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, format!("template: {e}")).into_response(),
     }
 }
