@@ -192,6 +192,10 @@ pub struct Attempt {
     /// The queue id the next hop gave the message (`250 ... queued as NEWID`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub queued_as: Option<String>,
+    /// TLS of the connection to the next hop (`Trusted TLSv1.3 with cipher ...`), when the
+    /// delivery agent logged one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<String>,
 }
 
 /// Number of a raw log line in a store: every line read gets the next number, so numbers

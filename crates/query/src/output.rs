@@ -343,6 +343,8 @@ pub struct AttemptJson<'a> {
     pub delays: Option<[f64; 4]>,
     /// Queue id at the next hop.
     pub queued_as: Option<&'a str>,
+    /// TLS of the connection to the next hop.
+    pub tls: Option<&'a str>,
 }
 
 /// JSON view of a timeline event (time in RFC 3339).
@@ -378,6 +380,7 @@ pub fn detail_json(m: &Message, related: &[Message]) -> serde_json::Result<serde
                     delay_s: a.delay_s,
                     delays: a.delays,
                     queued_as: a.queued_as.as_deref(),
+                    tls: a.tls.as_deref(),
                 })
                 .collect();
             j["history"] = serde_json::to_value(history)?;

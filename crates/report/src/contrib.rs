@@ -71,11 +71,15 @@ pub enum Dim {
     DelayClass = 31,
     /// A message seen at `at` (first and last time of the report).
     Seen = 32,
+    /// A delivery over SMTP or LMTP.
+    NetworkDelivery = 33,
+    /// A delivery over SMTP or LMTP on a TLS connection.
+    TlsDelivery = 34,
 }
 
 impl Dim {
     /// Every dimension.
-    pub const ALL: [Dim; 33] = [
+    pub const ALL: [Dim; 35] = [
         Dim::Received,
         Dim::Delivered,
         Dim::Forwarded,
@@ -109,6 +113,8 @@ impl Dim {
         Dim::Delay,
         Dim::DelayClass,
         Dim::Seen,
+        Dim::NetworkDelivery,
+        Dim::TlsDelivery,
     ];
 
     /// The dimension stored as `n`.
@@ -321,6 +327,12 @@ pub fn contributions(m: &Message, out: &mut dyn FnMut(Contribution)) {
                 }
                 AttemptStatus::Sent => {
                     out(Contribution::count(a.at, Dim::Delivered, "").bytes(size));
+                    if matches!(a.agent.as_str(), "smtp" | "lmtp") {
+                        out(Contribution::count(a.at, Dim::NetworkDelivery, ""));
+                        if a.tls.is_some() {
+                            out(Contribution::count(a.at, Dim::TlsDelivery, ""));
+                        }
+                    }
                     let mut d =
                         Contribution::count(a.at, Dim::Destination, domain(&r.address)).bytes(size);
                     if let Some(delay) = a.delay_s {

@@ -138,6 +138,14 @@ pub fn render_html(r: &Report, charts: bool) -> String {
         ("sending hosts/domains", t.sending_domains.to_string()),
         ("recipients", t.recipients.to_string()),
         ("recipient hosts/domains", t.recipient_domains.to_string()),
+        (
+            "received over TLS",
+            r.tls_received_pct.map_or("-".into(), |p| format!("{p}%")),
+        ),
+        (
+            "delivered over TLS",
+            r.tls_delivered_pct.map_or("-".into(), |p| format!("{p}%")),
+        ),
     ]
     .into_iter()
     .map(|(k, v)| vec![k.to_string(), v])

@@ -245,6 +245,8 @@ pub struct Report {
     pub sasl_failures: Vec<Counted>,
     /// Received messages that came over TLS, percent of those received over SMTP.
     pub tls_received_pct: Option<f64>,
+    /// Deliveries over SMTP/LMTP on a TLS connection, percent of those deliveries.
+    pub tls_delivered_pct: Option<f64>,
     /// Warnings by text.
     pub warnings: Vec<Counted>,
     /// Fatal errors.
@@ -599,6 +601,10 @@ impl Builder {
             sasl_failures: counted(Dim::Sasl),
             tls_received_pct: (smtp > 0)
                 .then(|| (c(Dim::TlsReceived) as f64 * 1000.0 / smtp as f64).round() / 10.0),
+            tls_delivered_pct: (c(Dim::NetworkDelivery) > 0).then(|| {
+                (c(Dim::TlsDelivery) as f64 * 1000.0 / c(Dim::NetworkDelivery) as f64).round()
+                    / 10.0
+            }),
             warnings: counted(Dim::Warning),
             fatal: counted(Dim::Fatal),
             panics: counted(Dim::Panic),

@@ -340,3 +340,38 @@ fn hourly_sums_of_contributions_give_the_same_report() {
     }
     assert_eq!(a, b);
 }
+
+#[test]
+fn share_of_deliveries_over_tls() {
+    let mut over_tls = attempt(T + 1, AttemptStatus::Sent, "250 ok", 0.5);
+    over_tls.tls = Some("Trusted TLSv1.3 with cipher TLS_AES_256_GCM_SHA384".into());
+    let mut local = attempt(T + 1, AttemptStatus::Sent, "delivered to mailbox", 0.1);
+    local.agent = "local".into();
+    let mut b = Builder::new(TimeZone::UTC, 10);
+    b.add_message(&received(
+        1,
+        T,
+        "a@b.c",
+        10,
+        vec![
+            rcpt("x@tls.test", Status::Delivered, vec![over_tls]),
+            rcpt(
+                "y@plain.test",
+                Status::Delivered,
+                vec![attempt(T + 1, AttemptStatus::Sent, "250 ok", 0.5)],
+            ),
+            rcpt("root", Status::Delivered, vec![local]),
+        ],
+    ));
+    let r = b.finish();
+    assert_eq!(r.totals.delivered, 3);
+    assert_eq!(
+        r.tls_delivered_pct,
+        Some(50.0),
+        "local deliveries do not count"
+    );
+    assert_eq!(
+        Builder::new(TimeZone::UTC, 1).finish().tls_delivered_pct,
+        None
+    );
+}

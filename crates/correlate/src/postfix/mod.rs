@@ -116,6 +116,10 @@ struct Server {
     open: HashMap<String, Open>,
     links: HashMap<String, Link>,
     agents: HashMap<u32, AgentLines>,
+    /// The TLS session a delivery agent process has open: peer `host[addr]:port`, trust and
+    /// cipher, when established. Its deliveries to that peer went over it (connections are
+    /// cached and reused without a new TLS line).
+    agent_tls: HashMap<u32, (String, String, Ts)>,
     noqueue_last: (Ts, u64),
 }
 
@@ -355,6 +359,8 @@ impl Correlator {
             }
             srv.links
                 .retain(|_, l| now.0 - l.at.0 <= limits.message_idle);
+            srv.agent_tls
+                .retain(|_, t| now.0 - t.2 .0 <= limits.message_idle);
             let agents: Vec<u32> = srv
                 .agents
                 .iter()

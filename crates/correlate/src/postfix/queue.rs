@@ -220,6 +220,12 @@ impl Correlator {
                     delay_s: d.delay,
                     delays: d.delays,
                     queued_as: d.queued_as.map(str::to_string),
+                    // Over the TLS session this process has open to that relay, if any.
+                    tls: srv
+                        .agent_tls
+                        .get(&pid)
+                        .filter(|(peer, _, _)| d.relay == Some(peer.as_str()))
+                        .map(|(_, tls, _)| tls.clone()),
                 };
                 let idx = m
                     .recipients

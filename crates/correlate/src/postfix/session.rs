@@ -178,6 +178,23 @@ impl Correlator {
             {
                 // Delivery agent lines without queue id precede the queue id line of the
                 // same process: keep them for it.
+                if let Kind::Tls {
+                    trust,
+                    direction: "to",
+                    peer,
+                    details,
+                } = &rec.kind
+                {
+                    let port = peer.port.map(|p| format!(":{p}")).unwrap_or_default();
+                    self.servers[s].agent_tls.insert(
+                        pid,
+                        (
+                            format!("{}[{}]{port}", peer.host, peer.addr),
+                            format!("{trust} {details}"),
+                            at,
+                        ),
+                    );
+                }
                 let agent = self.servers[s].agents.entry(pid).or_default();
                 agent.at = at;
                 agent

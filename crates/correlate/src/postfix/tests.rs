@@ -296,3 +296,34 @@ fn postsuper_hold_release_and_delete() {
     assert_eq!(m.status, Status::Removed);
     assert_eq!(c.open_messages(), 0);
 }
+
+#[test]
+fn deliveries_over_a_tls_session_carry_it() {
+    // The TLS line as Postfix logs it (postfix-grok-patterns smtp_0035), then deliveries of
+    // the same process: two over that (cached) connection, one to another relay.
+    let (out, _) = run(&[
+        "Jan 30 06:26:05 mail postfix/pickup[1]: 1A2B3C4D5E: uid=0 from=<root>",
+        "Jan 30 06:26:05 mail postfix/qmgr[2]: 1A2B3C4D5E: from=<root@mail.example>, size=300, nrcpt=3 (queue active)",
+        "Jan 30 06:26:06 mail postfix/smtp[1900]: Untrusted TLS connection established to gmail-smtp-in.l.google.com[74.125.128.27]:25: TLSv1.3 with cipher TLS_AES_256_GCM_SHA384 (256/256 bits) key-exchange X25519 server-signature ECDSA (P-256) server-digest SHA256",
+        "Jan 30 06:26:06 mail postfix/smtp[1900]: 1A2B3C4D5E: to=<a@gmail.com>, relay=gmail-smtp-in.l.google.com[74.125.128.27]:25, delay=1, delays=0/0/0.5/0.5, dsn=2.0.0, status=sent (250 2.0.0 OK 1 - gsmtp)",
+        "Jan 30 06:26:06 mail postfix/smtp[1900]: 1A2B3C4D5E: to=<b@gmail.com>, relay=gmail-smtp-in.l.google.com[74.125.128.27]:25, delay=1, delays=0/0/0.5/0.5, dsn=2.0.0, status=sent (250 2.0.0 OK 2 - gsmtp)",
+        "Jan 30 06:26:07 mail postfix/smtp[1900]: 1A2B3C4D5E: to=<c@plain.example>, relay=mx.plain.example[192.0.2.9]:25, delay=2, delays=0/0/1/1, dsn=2.0.0, status=sent (250 ok)",
+        "Jan 30 06:26:07 mail postfix/qmgr[2]: 1A2B3C4D5E: removed",
+    ]);
+    let m = out
+        .messages
+        .iter()
+        .find(|m| m.queue_id.as_deref() == Some("1A2B3C4D5E"))
+        .unwrap();
+    let tls: Vec<Option<&str>> = m
+        .recipients
+        .iter()
+        .map(|r| r.attempts[0].tls.as_deref())
+        .collect();
+    assert!(
+        tls[0].is_some_and(|t| t.starts_with("Untrusted TLSv1.3")),
+        "{tls:?}"
+    );
+    assert_eq!(tls[0], tls[1], "the cached connection");
+    assert_eq!(tls[2], None, "another relay, no TLS logged");
+}
