@@ -375,3 +375,21 @@ fn share_of_deliveries_over_tls() {
         None
     );
 }
+
+#[test]
+fn hours_are_averaged_over_several_days() {
+    let mut b = Builder::new(TimeZone::UTC, 10);
+    b.add_message(&received(1, T, "a@b.c", 1, vec![]));
+    b.add_message(&received(2, T + 86_400, "a@b.c", 1, vec![]));
+    b.add_message(&received(3, T + 86_400 + 60, "a@b.c", 1, vec![]));
+    let text = render_text(&b.finish());
+    assert!(
+        text.contains("Per-Hour Traffic Daily Average (2 days)"),
+        "{text}"
+    );
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("10 ") && l.contains(" 1.5 ")),
+        "{text}"
+    );
+}

@@ -155,12 +155,34 @@ pub fn render_text(r: &Report) -> String {
     if r.per_month.len() > 1 {
         traffic(&mut out, "Per-Month Traffic Summary", &r.per_month, false);
     }
-    traffic(
-        &mut out,
-        &format!("Per-Hour Traffic ({} days)", r.days),
-        &r.per_hour,
-        false,
-    );
+    if r.days > 1 {
+        // Like pflogsumm: the daily average of each hour.
+        heading(
+            &mut out,
+            &format!("Per-Hour Traffic Daily Average ({} days)", r.days),
+        );
+        let _ = writeln!(
+            out,
+            "{:<12} {:>9} {:>9} {:>9} {:>9} {:>9}",
+            "", "Received", "Delivered", "Deferred", "Bounced", "Rejected"
+        );
+        let avg = |n: u64| format!("{:.1}", n as f64 / r.days as f64);
+        for h in &r.per_hour {
+            let t = &h.traffic;
+            let _ = writeln!(
+                out,
+                "{:<12} {:>9} {:>9} {:>9} {:>9} {:>9}",
+                h.period,
+                avg(t.received),
+                avg(t.delivered),
+                avg(t.deferred),
+                avg(t.bounced),
+                avg(t.rejected)
+            );
+        }
+    } else {
+        traffic(&mut out, "Per-Hour Traffic", &r.per_hour, false);
+    }
     traffic(&mut out, "Per-Weekday Traffic", &r.per_weekday, false);
     traffic(
         &mut out,
