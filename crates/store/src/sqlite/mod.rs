@@ -10,6 +10,7 @@ mod raw;
 mod rollup;
 mod schema;
 mod search;
+mod write;
 
 use crate::{Checkpoint, LooseFilter, SearchResult, Store, StoreError, StoreStats, WriteBatch};
 use mailtrace_correlate::{LooseKind, LooseLine};
@@ -17,6 +18,7 @@ use mailtrace_model::{LineNo, Message, Ts};
 use mailtrace_query::{Filter, Paging};
 use rusqlite::{params, Connection, OptionalExtension};
 use std::path::Path;
+use write::{encode_batch, Encoded};
 
 /// The SQLite store.
 pub struct SqliteStore {
@@ -174,45 +176,6 @@ impl SqliteStore {
     }
 }
 
-/// A batch encoded for its rows: each message's `doc` and `detail`, in batch order, and the
-/// raw log's chunks.
-struct Encoded {
-    docs: Vec<Result<Row, String>>,
-    chunks: Result<Vec<raw::Chunk>, String>,
-    /// The statistics the batch adds (its messages' and lines' contributions).
-    sums: rollup::Sums,
-}
-
-/// `(doc, detail)` of one message.
-type Row = (Vec<u8>, Vec<u8>);
-
-/// The SQLite [`crate::Encoder`]: compress the raw lines, serialize each message's document
-/// (JSON, LZ4) and pack its line numbers and timeline (taking them out of the message, so the
-/// batch shrinks as it goes).
-fn encode_batch(batch: &mut WriteBatch) {
-    let mut scratch = Vec::with_capacity(64 * 1024);
-    let chunks = raw::compress(&batch.raw);
-    let mut sums = rollup::Sums::default();
-    sums.lines(&batch.raw);
-    for m in &batch.messages {
-        sums.message(m, 1);
-    }
-    batch.raw.text = Vec::new();
-    let docs = batch
-        .messages
-        .iter_mut()
-        .map(|m| {
-            m.lines.clear();
-            let line_nos = std::mem::take(&mut m.line_nos);
-            let events = std::mem::take(&mut m.events);
-            let detail = detail::encode(&line_nos, &events, &mut scratch);
-            let json = serde_json::to_vec(&*m).map_err(|e| e.to_string())?;
-            Ok((lz4_flex::compress_prepend_size(&json), detail))
-        })
-        .collect();
-    batch.encoded = Some(Box::new(Encoded { docs, chunks, sums }));
-}
-
 /// The key of a recipient: its lower-case address reversed, so that a domain is a prefix.
 pub(super) fn reversed_address(address: &str) -> String {
     address
@@ -236,147 +199,6 @@ fn decode_detail(blob: &[u8], m: &mut Message) -> Result<(), StoreError> {
     m.line_nos = d.line_nos;
     m.events = d.events;
     Ok(())
-}
-
-fn lower(s: Option<&str>) -> Option<String> {
-    s.map(str::to_ascii_lowercase)
-}
-
-impl SqliteStore {
-    /// The rows of one batch, inside the open transaction.
-    fn write_rows(&self, batch: WriteBatch, encoded: Encoded) -> Result<(), StoreError> {
-        let mut sums = encoded.sums;
-        {
-            let mut chunk = self.conn.prepare_cached(
-                "INSERT INTO raw_chunks (first, count, data, min_at, max_at, times) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            )?;
-            for c in encoded.chunks.map_err(StoreError::Encode)? {
-                let times = c.span.map(|_| c.times);
-                chunk.execute(params![
-                    c.first as i64,
-                    c.count as i64,
-                    c.data,
-                    c.span.map(|s| s.0),
-                    c.span.map(|s| s.1),
-                    times
-                ])?;
-            }
-            // New messages are plain inserts; a message written before (still queued then) is
-            // updated in place and its recipients replaced.
-            const COLS: &str = "server, mta, queue_id, message_id, sender, sender_domain, subject, client_host, client_ip, \
-                                received_at, last_seen, status, open, reason, size, parent_id, bounce_of, statuses, id";
-            let mut ins = self.conn.prepare_cached(&format!(
-                "INSERT INTO messages ({COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19) \
-                 ON CONFLICT (id) DO NOTHING"
-            ))?;
-            let mut upd = self.conn.prepare_cached(
-                "UPDATE messages SET server = ?1, mta = ?2, queue_id = ?3, message_id = ?4, sender = ?5, sender_domain = ?6, \
-                 subject = ?7, client_host = ?8, client_ip = ?9, received_at = ?10, last_seen = ?11, status = ?12, open = ?13, \
-                 reason = ?14, size = ?15, parent_id = ?16, bounce_of = ?17, statuses = ?18 WHERE id = ?19 RETURNING rowid",
-            )?;
-            let mut ins_doc = self
-                .conn
-                .prepare_cached("INSERT INTO message_docs (id, doc, detail) VALUES (?1, ?2, ?3)")?;
-            let mut upd_doc = self
-                .conn
-                .prepare_cached("UPDATE message_docs SET doc = ?2, detail = ?3 WHERE id = ?1")?;
-            let mut old_doc = self
-                .conn
-                .prepare_cached("SELECT doc FROM message_docs WHERE id = ?1")?;
-            let mut old_time = self
-                .conn
-                .prepare_cached("SELECT received_at FROM messages WHERE id = ?1")?;
-            let mut del = self.conn.prepare_cached(
-                "DELETE FROM recipients WHERE raddr = ?1 AND received_at = ?2 AND message = ?3",
-            )?;
-            let mut rcpt = self.conn.prepare_cached(
-                "INSERT INTO recipients (raddr, rdomain, received_at, message, idx, address, orig_to, status, dsn, smtp_code, relay, response) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
-            )?;
-            for (m, enc) in batch.messages.iter().zip(encoded.docs) {
-                let (doc, detail) = enc.map_err(StoreError::Encode)?;
-                let statuses = m
-                    .recipients
-                    .iter()
-                    .fold(status_bit(m.status), |acc, r| acc | status_bit(r.status));
-                let values = params![
-                    m.server,
-                    m.mta,
-                    m.queue_id,
-                    m.message_id,
-                    m.sender,
-                    m.sender_domain(),
-                    m.subject,
-                    m.client_host,
-                    m.client_ip,
-                    m.received_at.0,
-                    m.last_seen.0,
-                    m.status.as_str(),
-                    m.open,
-                    m.reason,
-                    m.size.map(|s| s as i64),
-                    m.parent_id,
-                    m.bounce_of,
-                    statuses,
-                    m.id,
-                ];
-                if ins.execute(values)? == 1 {
-                    ins_doc.execute(params![self.conn.last_insert_rowid(), doc, detail])?;
-                } else {
-                    // Written before (still queued then): replace its recipients, found through
-                    // the previous document.
-                    let was: i64 = old_time.query_row([m.id], |r| r.get(0))?;
-                    let rowid: i64 = upd.query_row(values, |r| r.get(0))?;
-                    let previous: Vec<u8> = old_doc.query_row([rowid], |r| r.get(0))?;
-                    let previous = Self::decode(&previous)?;
-                    for r in &previous.recipients {
-                        del.execute(params![reversed_address(&r.address), was, m.id])?;
-                    }
-                    // Its statistics are replaced too.
-                    sums.message(&previous, -1);
-                    upd_doc.execute(params![rowid, doc, detail])?;
-                }
-                for (i, r) in m.recipients.iter().enumerate() {
-                    let raddr = reversed_address(&r.address);
-                    let rdomain = raddr.split_once('@').map_or("", |(d, _)| d);
-                    rcpt.execute(params![
-                        raddr,
-                        rdomain,
-                        m.received_at.0,
-                        m.id,
-                        i as i64,
-                        r.address,
-                        lower(r.orig_to.as_deref()),
-                        r.status.as_str(),
-                        r.dsn,
-                        r.smtp_code,
-                        r.relay,
-                        r.response,
-                    ])?;
-                }
-            }
-            let mut loose = self.conn.prepare_cached(
-                "INSERT INTO loose_lines (server, at, kind, line_no) VALUES (?1, ?2, ?3, ?4)",
-            )?;
-            for l in &batch.loose {
-                loose.execute(params![l.server, l.at.0, l.kind.as_str(), l.no as i64])?;
-            }
-            sums.write(&self.conn)?;
-            if let Some(cp) = &batch.checkpoint {
-                self.conn.prepare_cached(
-                    "INSERT OR REPLACE INTO checkpoints (ident, ident_len, path, offset, lines, updated_at) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, strftime('%s','now'))",
-                )?
-                .execute(params![cp.ident, cp.ident_len, cp.path, cp.offset as i64, cp.lines as i64])?;
-            }
-            if let Some(state) = &batch.state {
-                self.conn
-                    .prepare_cached("INSERT OR REPLACE INTO correlator (id, state) VALUES (1, ?1)")?
-                    .execute([state])?;
-            }
-        }
-        Ok(())
-    }
 }
 
 impl Store for SqliteStore {
@@ -746,101 +568,4 @@ impl Store for SqliteStore {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_new_store_opened_by_many_at_once_is_made_once() {
-        for _ in 0..5 {
-            let dir = tempfile::tempdir().unwrap();
-            let p = dir.path().join("new.db");
-            let threads: Vec<_> = (0..4)
-                .map(|_| {
-                    let p = p.clone();
-                    std::thread::spawn(move || SqliteStore::open(&p).map(|s| s.stats()))
-                })
-                .collect();
-            for t in threads {
-                let stats = t.join().unwrap().unwrap().unwrap();
-                assert_eq!(stats.messages, 0);
-            }
-        }
-    }
-
-    #[test]
-    fn reports_come_from_rollups_when_they_can() {
-        let mut store = SqliteStore::open_in_memory().unwrap();
-        crate::suite::report_matches_the_messages(&mut store);
-        let tz = jiff::tz::TimeZone::UTC;
-        let rows: i64 = store
-            .conn
-            .query_row("SELECT count(*) FROM rollup", [], |r| r.get(0))
-            .unwrap();
-        assert!(rows > 10, "{rows} rollup rows");
-        let f = Filter::default();
-        assert!(rollup::report(&store.conn, &f, &tz, 10).unwrap().is_some());
-        let subject = Filter {
-            subject: Some("x".into()),
-            ..Filter::default()
-        };
-        assert!(rollup::report(&store.conn, &subject, &tz, 10)
-            .unwrap()
-            .is_none());
-        // A store migrated with messages in it has no sums for them: reports read messages.
-        store
-            .conn
-            .execute(
-                "UPDATE mailtrace_meta SET value = 'partial' WHERE key = 'rollups'",
-                [],
-            )
-            .unwrap();
-        assert!(rollup::report(&store.conn, &f, &tz, 10).unwrap().is_none());
-        assert_eq!(store.report(&f, &tz, 10).unwrap().totals.deferrals, 1);
-    }
-
-    #[test]
-    fn passes_the_store_suite() {
-        crate::suite::run_all(&mut || Box::new(SqliteStore::open_in_memory().unwrap()));
-    }
-
-    #[test]
-    fn survives_reopen_and_refuses_garbage_files() {
-        let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("s.db");
-        {
-            let mut s = SqliteStore::open(&p).unwrap();
-            s.write(WriteBatch {
-                messages: vec![crate::suite::sample(1, "mx", "AAA", 1_000)],
-                ..WriteBatch::default()
-            })
-            .unwrap();
-        }
-        let s = SqliteStore::open(&p).unwrap();
-        assert_eq!(s.stats().unwrap().messages, 1);
-        let junk = dir.path().join("junk.db");
-        std::fs::write(&junk, vec![0x42u8; 8192]).unwrap();
-        let e = SqliteStore::open(&junk)
-            .err()
-            .expect("garbage must be refused");
-        assert!(matches!(e, StoreError::Corrupt { .. }), "{e}");
-        assert_eq!(
-            std::fs::read(&junk).unwrap(),
-            vec![0x42u8; 8192],
-            "never reset"
-        );
-        // A store of the development layout without a raw log (schema 1) is refused, untouched.
-        drop(s);
-        let conn = Connection::open(&p).unwrap();
-        conn.execute(
-            "UPDATE mailtrace_meta SET value = '1' WHERE key = 'schema_version'",
-            [],
-        )
-        .unwrap();
-        drop(conn);
-        let e = SqliteStore::open(&p)
-            .err()
-            .expect("schema 1 must be refused");
-        assert!(matches!(e, StoreError::TooOld { found: 1, .. }), "{e}");
-        assert!(e.to_string().contains("new store"), "{e}");
-    }
-}
+mod tests;
