@@ -167,6 +167,32 @@ impl<'a> Contribution<'a> {
     }
 }
 
+/// Contributions to one key, summed.
+#[derive(Debug, Default, Clone, Copy, PartialEq)]
+pub struct Sum {
+    /// Count.
+    pub n: i64,
+    /// Bytes.
+    pub bytes: i64,
+    /// Sum.
+    pub sum: f64,
+    /// Maximum.
+    pub max: f64,
+}
+
+impl Sum {
+    /// Add (`sign` 1) or take back (-1) a contribution. A maximum only grows: a message taken
+    /// back when it is written again keeps its deliveries, so their maximum stays.
+    pub fn add(&mut self, c: &Contribution<'_>, sign: i64) {
+        self.n += sign * c.n;
+        self.bytes += sign * c.bytes;
+        self.sum += sign as f64 * c.sum;
+        if sign > 0 {
+            self.max = self.max.max(c.max);
+        }
+    }
+}
+
 /// The fine delay bucket of `d` seconds: 0 up to 10 ms, then 5% wide.
 pub fn delay_bucket(d: f64) -> u32 {
     if d <= 0.01 {

@@ -19,7 +19,7 @@ mod html;
 pub mod reject;
 mod text;
 
-pub use contrib::{Contribution, Dim};
+pub use contrib::{Contribution, Dim, Sum};
 pub use html::render_html;
 pub use reject::{classify, RejectClass};
 pub use text::render_text;
@@ -257,15 +257,6 @@ pub struct Report {
     pub delays: Delays,
 }
 
-/// Sums of one key.
-#[derive(Debug, Default, Clone, Copy)]
-struct Acc {
-    n: i64,
-    bytes: i64,
-    sum: f64,
-    max: f64,
-}
-
 /// Collects messages and lines (or their summed [`Contribution`]s) into a [`Report`].
 pub struct Builder {
     tz: TimeZone,
@@ -273,9 +264,9 @@ pub struct Builder {
     first: Option<Ts>,
     last: Option<Ts>,
     /// Plain counters.
-    counters: HashMap<Dim, Acc>,
+    counters: HashMap<Dim, Sum>,
     /// Keyed sums.
-    keyed: HashMap<(Dim, String), Acc>,
+    keyed: HashMap<(Dim, String), Sum>,
     per_day: BTreeMap<(i16, i8, i8), Traffic>,
     per_hour: [Traffic; 24],
 }
@@ -336,10 +327,7 @@ impl Builder {
         } else {
             self.keyed.entry((c.dim, c.key.to_string())).or_default()
         };
-        acc.n += c.n;
-        acc.bytes += c.bytes;
-        acc.sum += c.sum;
-        acc.max = acc.max.max(c.max);
+        acc.add(c, 1);
     }
 
     fn count(&self, d: Dim) -> u64 {
@@ -355,7 +343,7 @@ impl Builder {
     }
 
     /// The keys of `d` that count, with their sums.
-    fn of(&self, d: Dim) -> impl Iterator<Item = (&str, &Acc)> {
+    fn of(&self, d: Dim) -> impl Iterator<Item = (&str, &Sum)> {
         self.keyed
             .iter()
             .filter(move |((dim, _), a)| *dim == d && a.n > 0)
@@ -525,7 +513,7 @@ impl Builder {
             .collect();
         classes.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.class.cmp(&b.class)));
         // Delays: percentiles from the 5% buckets (the maximum exact), the histogram exact.
-        let mut fine: Vec<(u32, &Acc)> = b
+        let mut fine: Vec<(u32, &Sum)> = b
             .of(Dim::Delay)
             .filter_map(|(k, a)| Some((k.parse().ok()?, a)))
             .collect();

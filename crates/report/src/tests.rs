@@ -293,18 +293,12 @@ fn hourly_sums_of_contributions_give_the_same_report() {
         direct.add_line(l);
     }
     // Rollups: the open version written first, then replaced (old contributions subtracted).
-    /// (hour, dim, key) → (n, bytes, sum, max).
-    type Sums = std::collections::BTreeMap<(i64, Dim, String), (i64, i64, f64, f64)>;
-    let mut sums: Sums = Default::default();
+    let mut sums: std::collections::BTreeMap<(i64, Dim, String), Sum> = Default::default();
     let mut add = |c: &Contribution<'_>, sign: i64| {
         let hour = c.at.0.div_euclid(3_600_000_000) * 3_600_000_000;
-        let e = sums.entry((hour, c.dim, c.key.to_string())).or_default();
-        e.0 += sign * c.n;
-        e.1 += sign * c.bytes;
-        e.2 += sign as f64 * c.sum;
-        if sign > 0 {
-            e.3 = e.3.max(c.max);
-        }
+        sums.entry((hour, c.dim, c.key.to_string()))
+            .or_default()
+            .add(c, sign);
     };
     for m in others.iter().chain([&open]) {
         contrib::contributions(m, &mut |c| add(&c, 1));
@@ -315,15 +309,15 @@ fn hourly_sums_of_contributions_give_the_same_report() {
         contrib::line_contributions(l, Ts::from_secs(T), &mut |c| add(&c, 1));
     }
     let mut rolled = Builder::new(TimeZone::UTC, 10);
-    for ((hour, dim, key), (n, bytes, sum, max)) in &sums {
+    for ((hour, dim, key), s) in &sums {
         rolled.add(&Contribution {
             at: Ts(*hour),
             dim: *dim,
             key: key.as_str().into(),
-            n: *n,
-            bytes: *bytes,
-            sum: *sum,
-            max: *max,
+            n: s.n,
+            bytes: s.bytes,
+            sum: s.sum,
+            max: s.max,
         });
     }
     let (mut a, mut b) = (direct.finish(), rolled.finish());

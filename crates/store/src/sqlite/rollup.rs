@@ -9,7 +9,7 @@ use crate::{RawLines, StoreError};
 use jiff::tz::TimeZone;
 use mailtrace_model::{Message, Ts};
 use mailtrace_query::{AddressPattern, Filter};
-use mailtrace_report::{contrib, Builder, Contribution, Dim, Report};
+use mailtrace_report::{contrib, Builder, Contribution, Dim, Report, Sum};
 use rusqlite::{params, Connection, OptionalExtension};
 use std::collections::HashMap;
 
@@ -34,20 +34,11 @@ const LINES: [Dim; 5] = [
     Dim::RejectWarning,
 ];
 
-/// Sums of one key.
-#[derive(Debug, Default, Clone, Copy)]
-struct Acc {
-    n: i64,
-    bytes: i64,
-    sum: f64,
-    max: f64,
-}
-
 /// Contributions of a batch, summed. The key (hour, server, sender domain, dimension, key) is
 /// packed into bytes, so that adding to a known key allocates nothing.
 #[derive(Debug, Default)]
 pub(super) struct Sums {
-    map: HashMap<Vec<u8>, Acc>,
+    map: HashMap<Vec<u8>, Sum>,
     buf: Vec<u8>,
 }
 
@@ -84,13 +75,7 @@ impl Sums {
             Some(a) => a,
             None => self.map.entry(self.buf.clone()).or_default(),
         };
-        a.n += sign * c.n;
-        a.bytes += sign * c.bytes;
-        a.sum += sign as f64 * c.sum;
-        if sign > 0 {
-            // A rewritten message keeps its deliveries: a maximum only grows.
-            a.max = a.max.max(c.max);
-        }
+        a.add(c, sign);
     }
 
     /// Add (`sign` 1) or take back (-1) a message's contributions.
