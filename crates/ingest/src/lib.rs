@@ -13,7 +13,7 @@
 mod reader;
 mod scan;
 
-pub use reader::{open_input, InputReader, MAX_LINE};
+pub use reader::{line_text, open_input, InputReader, MAX_LINE};
 pub use scan::{scan, ScanSummary};
 
 use jiff::tz::TimeZone;
@@ -379,7 +379,7 @@ fn ingest_one(
         report.bytes += n as u64;
         report.lines += 1;
         lines_total += 1;
-        let text = String::from_utf8_lossy(&buf);
+        let text = line_text(&buf);
         correlator.feed_line(raw.next_no(), &text, &mut ctx, server);
         raw.push_at(&text, correlator.last_time());
         since_batch += 1;

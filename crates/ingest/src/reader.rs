@@ -12,6 +12,15 @@ pub const MAX_LINE: usize = 64 * 1024;
 /// How many leading bytes identify an input.
 const IDENT_LEN: usize = 1024;
 
+/// The text of a line: valid UTF-8 as it is (checked on the fast path, the common case),
+/// anything else with U+FFFD in place of the bad bytes.
+pub fn line_text(buf: &[u8]) -> std::borrow::Cow<'_, str> {
+    match std::str::from_utf8(buf) {
+        Ok(s) => std::borrow::Cow::Borrowed(s),
+        Err(_) => String::from_utf8_lossy(buf),
+    }
+}
+
 /// An open input.
 pub struct InputReader {
     inner: Box<dyn BufRead + Send>,

@@ -2,7 +2,7 @@
 //! state (or still queued at the end of the input). `mailtrace report --file` builds its
 //! statistics this way.
 
-use crate::{open_input, IngestError, Input, Options, Progress};
+use crate::{line_text, open_input, IngestError, Input, Options, Progress};
 use mailtrace_correlate::{Correlator, Output};
 use mailtrace_model::Message;
 use mailtrace_parse::syslog;
@@ -19,6 +19,9 @@ pub struct ScanSummary {
     pub messages: u64,
 }
 
+/// Lines between two hand-overs of finished messages.
+const DRAIN_LINES: u64 = 256;
+
 /// Read `inputs` in order and correlate them. `message` gets each message once: when it is
 /// finished, or at the end when it is still queued. `line` gets every line with its time (for
 /// statistics of lines that belong to no message).
@@ -32,7 +35,7 @@ pub fn scan(
     message: &mut dyn FnMut(Message),
     line: &mut dyn FnMut(&str, mailtrace_model::Ts),
 ) -> Result<ScanSummary, IngestError> {
-    let mut correlator = Correlator::with_limits(opts.limits);
+    let mut correlator = Correlator::with_limits(opts.limits).lean();
     // Messages still queued, by id: a later state replaces an earlier one.
     let mut open: HashMap<i64, Message> = HashMap::new();
     let mut summary = ScanSummary::default();
@@ -75,15 +78,19 @@ pub fn scan(
             offset += n as u64;
             summary.bytes += n as u64;
             summary.lines += 1;
-            let text = String::from_utf8_lossy(&buf);
+            let text = line_text(&buf);
             correlator.feed_line(no, &text, &mut ctx, server);
             line(&text, correlator.last_time());
             no += 1;
             since += 1;
+            // Hand finished messages on while they are few: a long batch of them would be
+            // fresh memory each time.
+            if since.is_multiple_of(DRAIN_LINES) {
+                route(correlator.drain(), &mut open, &mut summary);
+            }
             if since >= opts.batch_lines {
                 since = 0;
                 progress.advance(offset, summary.lines);
-                route(correlator.drain(), &mut open, &mut summary);
             }
         }
         progress.advance(offset, summary.lines);

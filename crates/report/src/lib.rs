@@ -263,12 +263,15 @@ pub struct Builder {
     top: usize,
     first: Option<Ts>,
     last: Option<Ts>,
-    /// Plain counters.
-    counters: HashMap<Dim, Sum>,
-    /// Keyed sums.
-    keyed: HashMap<(Dim, String), Sum>,
+    /// Plain counters, by [`Dim`].
+    counters: [Sum; Dim::ALL.len()],
+    /// Keyed sums, by [`Dim`].
+    keyed: [HashMap<String, Sum>; Dim::ALL.len()],
     per_day: BTreeMap<(i16, i8, i8), Traffic>,
     per_hour: [Traffic; 24],
+    /// The day and hour in `tz` of the last quarter hour looked up (every zone's offset is a
+    /// multiple of 15 minutes, and contributions come mostly in time order).
+    quarter: Option<(i64, (i16, i8, i8), usize)>,
 }
 
 impl Builder {
@@ -279,10 +282,11 @@ impl Builder {
             top,
             first: None,
             last: None,
-            counters: HashMap::new(),
-            keyed: HashMap::new(),
+            counters: [Sum::default(); Dim::ALL.len()],
+            keyed: std::array::from_fn(|_| HashMap::new()),
             per_day: BTreeMap::new(),
             per_hour: [Traffic::default(); 24],
+            quarter: None,
         }
     }
 
@@ -309,45 +313,53 @@ impl Builder {
         };
         let n = u64::try_from(c.n).unwrap_or(0);
         if let Some(f) = traffic.filter(|_| n > 0) {
-            let z = c.at.to_jiff().to_zoned(self.tz.clone());
-            f(
-                self.per_day
-                    .entry((z.year(), z.month(), z.day()))
-                    .or_default(),
-                n,
-            );
-            f(&mut self.per_hour[z.hour() as usize], n);
+            let (day, hour) = self.day_hour(c.at);
+            f(self.per_day.entry(day).or_default(), n);
+            f(&mut self.per_hour[hour], n);
         }
         if c.dim == Dim::Seen && c.n > 0 {
             self.first = Some(self.first.map_or(c.at, |f| f.min(c.at)));
             self.last = Some(self.last.map_or(c.at, |l| l.max(c.at)));
         }
-        let acc = if c.key.is_empty() {
-            self.counters.entry(c.dim).or_default()
+        let d = c.dim as usize;
+        if c.key.is_empty() {
+            self.counters[d].add(c, 1);
+        } else if let Some(acc) = self.keyed[d].get_mut(c.key.as_ref()) {
+            acc.add(c, 1);
         } else {
-            self.keyed.entry((c.dim, c.key.to_string())).or_default()
-        };
-        acc.add(c, 1);
+            self.keyed[d]
+                .entry(c.key.to_string())
+                .or_default()
+                .add(c, 1);
+        }
+    }
+
+    /// The day and hour of `at` in the report's zone.
+    fn day_hour(&mut self, at: Ts) -> ((i16, i8, i8), usize) {
+        let q = at.0.div_euclid(900_000_000);
+        if let Some((_, day, hour)) = self.quarter.filter(|c| c.0 == q) {
+            return (day, hour);
+        }
+        let z = at.to_jiff().to_zoned(self.tz.clone());
+        let (day, hour) = ((z.year(), z.month(), z.day()), z.hour() as usize);
+        self.quarter = Some((q, day, hour));
+        (day, hour)
     }
 
     fn count(&self, d: Dim) -> u64 {
-        self.counters
-            .get(&d)
-            .map_or(0, |a| u64::try_from(a.n).unwrap_or(0))
+        u64::try_from(self.counters[d as usize].n).unwrap_or(0)
     }
 
     fn bytes(&self, d: Dim) -> u64 {
-        self.counters
-            .get(&d)
-            .map_or(0, |a| u64::try_from(a.bytes).unwrap_or(0))
+        u64::try_from(self.counters[d as usize].bytes).unwrap_or(0)
     }
 
     /// The keys of `d` that count, with their sums.
     fn of(&self, d: Dim) -> impl Iterator<Item = (&str, &Sum)> {
-        self.keyed
+        self.keyed[d as usize]
             .iter()
-            .filter(move |((dim, _), a)| *dim == d && a.n > 0)
-            .map(|((_, k), a)| (k.as_str(), a))
+            .filter(|(_, a)| a.n > 0)
+            .map(|(k, a)| (k.as_str(), a))
     }
 
     /// The report.

@@ -16,6 +16,7 @@ impl Correlator {
     ) {
         let pid = pid.unwrap_or(0);
         let cur = self.cur;
+        let lean = self.lean;
         let starts_message = matches!(rec.kind, Kind::Client { .. } | Kind::Pickup { .. });
         if starts_message {
             // A queue id seen again after `removed` is a new message; if the old one never
@@ -84,14 +85,16 @@ impl Correlator {
             size_warnings,
             ..
         } = open;
-        if let Some(early) = early {
+        if let Some(early) = early.filter(|_| !lean) {
             for (e, no) in early.lines {
                 m.events.push(e);
                 m.line_nos.push(no);
             }
         }
         m.last_seen = m.last_seen.max(at);
-        m.line_nos.push(cur.no);
+        if !lean {
+            m.line_nos.push(cur.no);
+        }
         let body = text.split_once(": ").map_or(text, |(_, b)| b);
         let mut done = false;
         let mut link: Option<(String, Link)> = None;
@@ -339,7 +342,9 @@ impl Correlator {
             }
             _ => "note",
         };
-        m.events.push(cur.event(at, kind_label.to_string(), body));
+        if !lean {
+            m.events.push(cur.event(at, kind_label.to_string(), body));
+        }
         if done {
             m.open = false;
         }

@@ -16,6 +16,7 @@ impl Correlator {
     ) {
         let pid = pid.unwrap_or(0);
         let cur = self.cur;
+        let lean = self.lean;
         match &rec.kind {
             Kind::Connect { client } => {
                 if let Some(old) = self.servers[s].sessions.remove(&pid) {
@@ -29,8 +30,12 @@ impl Correlator {
                         client_host: client.host.to_string(),
                         client_ip: client.addr.to_string(),
                         tls: None,
-                        lines: vec![cur.no],
-                        events: vec![cur.event(at, "connect", text)],
+                        lines: if lean { Vec::new() } else { vec![cur.no] },
+                        events: if lean {
+                            Vec::new()
+                        } else {
+                            vec![cur.event(at, "connect", text)]
+                        },
                         queue_ids: Vec::new(),
                         finished: Vec::new(),
                         pending_action: None,
@@ -41,7 +46,8 @@ impl Correlator {
             Kind::Disconnect { .. } if rec.service != "postscreen" => {
                 match self.servers[s].sessions.remove(&pid) {
                     Some(sess) => {
-                        self.close_session(s, pid, sess, Some(cur.event(at, "disconnect", text)))
+                        let last = (!lean).then(|| cur.event(at, "disconnect", text));
+                        self.close_session(s, pid, sess, last)
                     }
                     None => self.loose(
                         &self.servers[s].name.clone(),
@@ -97,8 +103,10 @@ impl Correlator {
                         if let Some(to) = envelope.to {
                             m.recipients.push(rejected_recipient(to, reply, at));
                         }
-                        m.events
-                            .push(cur.event(at, format!("{action} at {stage}"), text));
+                        if !lean {
+                            m.events
+                                .push(cur.event(at, format!("{action} at {stage}"), text));
+                        }
                         match sess {
                             Some(sess) => {
                                 sess.last_seen = at;
@@ -107,16 +115,20 @@ impl Correlator {
                                     m.client_ip = Some(sess.client_ip.clone());
                                 }
                                 m.tls = sess.tls.clone();
-                                m.line_nos = sess.lines.clone();
-                                m.line_nos.push(cur.no);
-                                let mut events = sess.events.clone();
-                                events.append(&mut m.events);
-                                m.events = events;
+                                if !lean {
+                                    m.line_nos = sess.lines.clone();
+                                    m.line_nos.push(cur.no);
+                                    let mut events = sess.events.clone();
+                                    events.append(&mut m.events);
+                                    m.events = events;
+                                }
                                 sess.had_message = true;
                                 sess.finished.push(m);
                             }
                             None => {
-                                m.line_nos.push(cur.no);
+                                if !lean {
+                                    m.line_nos.push(cur.no);
+                                }
                                 self.finish(m);
                             }
                         }
@@ -130,8 +142,10 @@ impl Correlator {
                                 if other.is_some() {
                                     sess.pending_action = other;
                                 }
-                                sess.lines.push(cur.no);
-                                sess.events.push(cur.event(at, action.to_string(), text));
+                                if !lean {
+                                    sess.lines.push(cur.no);
+                                    sess.events.push(cur.event(at, action.to_string(), text));
+                                }
                             }
                             None => self.loose(&name, at, LooseKind::Notice, cur.no),
                         }
@@ -162,8 +176,10 @@ impl Correlator {
                         Kind::SaslFailed { .. } => "sasl failed",
                         _ => "note",
                     };
-                    sess.events.push(cur.event(at, kind.to_string(), text));
-                    sess.lines.push(cur.no);
+                    if !lean {
+                        sess.events.push(cur.event(at, kind.to_string(), text));
+                        sess.lines.push(cur.no);
+                    }
                 }
             }
             Kind::Unrecognized(_) => {
@@ -195,11 +211,13 @@ impl Correlator {
                         ),
                     );
                 }
-                let agent = self.servers[s].agents.entry(pid).or_default();
-                agent.at = at;
-                agent
-                    .lines
-                    .push((cur.event(at, "delivery note", text), cur.no));
+                if !lean {
+                    let agent = self.servers[s].agents.entry(pid).or_default();
+                    agent.at = at;
+                    agent
+                        .lines
+                        .push((cur.event(at, "delivery note", text), cur.no));
+                }
             }
             _ => {
                 let name = self.servers[s].name.clone();

@@ -327,3 +327,46 @@ fn deliveries_over_a_tls_session_carry_it() {
     assert_eq!(tls[0], tls[1], "the cached connection");
     assert_eq!(tls[2], None, "another relay, no TLS logged");
 }
+
+#[test]
+fn lean_gives_the_same_messages_without_timeline() {
+    let log = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../testdata/postfix/harness.log"
+    ))
+    .unwrap();
+    let feed = |mut c: Correlator| {
+        let mut ctx = syslog::Context::new(2026, jiff::tz::TimeZone::UTC);
+        let mut messages = Vec::new();
+        for (no, l) in (1..).zip(log.lines()) {
+            c.feed_line(no, l, &mut ctx, None);
+            messages.append(&mut c.drain().messages);
+        }
+        messages.append(&mut c.finish_input().messages);
+        messages
+    };
+    let full = feed(Correlator::default());
+    let lean = feed(Correlator::default().lean());
+    assert!(full.len() > 30, "{}", full.len());
+    assert!(full
+        .iter()
+        .any(|m| !m.events.is_empty() && !m.line_nos.is_empty()));
+    assert!(lean
+        .iter()
+        .all(|m| m.events.is_empty() && m.line_nos.is_empty()));
+    let mut lean = lean;
+    lean.sort_by_key(|m| (m.id, m.open));
+    let mut stripped: Vec<Message> = full
+        .into_iter()
+        .map(|mut m| {
+            m.events.clear();
+            m.line_nos.clear();
+            m
+        })
+        .collect();
+    stripped.sort_by_key(|m| (m.id, m.open));
+    assert_eq!(stripped.len(), lean.len());
+    for (a, b) in stripped.iter().zip(&lean) {
+        assert_eq!(a, b);
+    }
+}
