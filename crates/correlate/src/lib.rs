@@ -31,7 +31,7 @@
 
 mod postfix;
 
-pub use postfix::{Correlator, CorrelatorState, Limits};
+pub use postfix::{parse_line, Correlator, CorrelatorState, Limits, Parsed};
 
 use mailtrace_model::{LineNo, Message, Ts};
 use serde::{Deserialize, Serialize};

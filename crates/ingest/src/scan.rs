@@ -1,10 +1,17 @@
 //! Reading logs without a store: every message is handed to the caller once, in its final
 //! state (or still queued at the end of the input). `mailtrace report --file` builds its
 //! statistics this way.
+//!
+//! Four threads over bounded channels: a reader fills segments of whole lines, a parser turns
+//! each line of a segment into its envelope and Postfix record, the calling thread correlates
+//! them in order, and the caller's `message` runs on a fourth thread. The parser borrows the
+//! segment's text, so each segment is parsed and correlated inside one thread scope.
 
-use crate::{line_text, open_input, IngestError, Input, Options, Progress};
-use mailtrace_correlate::{Correlator, Output};
-use mailtrace_model::Message;
+use crate::reader::InputReader;
+use crate::{line_text, open_input, IngestError, Input, Options, Progress, MAX_LINE};
+use crossbeam_channel::{bounded, Receiver, Sender};
+use mailtrace_correlate::{parse_line, Correlator, Output, Parsed};
+use mailtrace_model::{Message, Ts};
 use mailtrace_parse::syslog;
 use std::collections::HashMap;
 
@@ -19,12 +26,45 @@ pub struct ScanSummary {
     pub messages: u64,
 }
 
-/// Lines between two hand-overs of finished messages.
+/// Lines between two hand-overs of finished messages: while they are few, a batch is memory
+/// the allocator just freed, not fresh pages.
 const DRAIN_LINES: u64 = 256;
 
-/// Read `inputs` in order and correlate them. `message` gets each message once: when it is
-/// finished, or at the end when it is still queued. `line` gets every line with its time (for
-/// statistics of lines that belong to no message).
+/// Bytes of text per segment (at most [`Options::batch_lines`] lines).
+const SEGMENT_BYTES: usize = 4 << 20;
+
+/// Lines per parsed chunk handed from the parser to the correlator.
+const CHUNK_LINES: usize = 512;
+
+/// Finished messages per batch handed to the caller's thread.
+const MESSAGE_BATCH: usize = 256;
+
+/// Whole lines of one input, read ahead.
+struct Segment {
+    text: String,
+    /// End of each line in `text`.
+    ends: Vec<usize>,
+    /// Bytes of the input consumed up to the end of this segment.
+    offset: u64,
+}
+
+/// What the reader hands on.
+enum Ahead {
+    /// An input starts.
+    Start {
+        name: String,
+        size: Option<u64>,
+        modified: jiff::Timestamp,
+    },
+    Segment(Segment),
+    /// The current input is done.
+    End,
+    Failed(IngestError),
+}
+
+/// Read `inputs` in order and correlate them. `message` gets each message once (on another
+/// thread): when it is finished, or at the end when it is still queued. `line` gets every line
+/// with its time (for statistics of lines that belong to no message).
 ///
 /// # Errors
 /// An input cannot be opened or read.
@@ -32,75 +72,332 @@ pub fn scan(
     inputs: &[Input],
     opts: &Options,
     progress: &mut dyn Progress,
-    message: &mut dyn FnMut(Message),
-    line: &mut dyn FnMut(&str, mailtrace_model::Ts),
+    message: &mut (dyn FnMut(Message) + Send),
+    line: &mut dyn FnMut(&str, Ts),
 ) -> Result<ScanSummary, IngestError> {
     let mut correlator = Correlator::with_limits(opts.limits).lean();
-    // Messages still queued, by id: a later state replaces an earlier one.
-    let mut open: HashMap<i64, Message> = HashMap::new();
     let mut summary = ScanSummary::default();
-    let mut route = |out: Output, open: &mut HashMap<i64, Message>, summary: &mut ScanSummary| {
+    let (ahead_tx, ahead_rx) = bounded::<Ahead>(2);
+    // Segments go back to the reader to be filled again: fresh 4 MB buffers would be fresh
+    // pages (zeroed by the kernel) every time.
+    let (used_tx, used_rx) = bounded::<Segment>(4);
+    let (done_tx, done_rx) = bounded::<Vec<Message>>(16);
+    // Emptied batches come back (a batch is large enough that the allocator would give it
+    // fresh pages each time).
+    let (empty_tx, empty_rx) = bounded::<Vec<Message>>(32);
+    std::thread::scope(|scope| {
+        // Owned here, so that an early return drops it and a blocked reader stops.
+        let ahead_rx = ahead_rx;
+        let max_lines = usize::try_from(opts.batch_lines.max(1)).unwrap_or(usize::MAX);
+        scope.spawn(move || read_ahead(inputs, max_lines, &ahead_tx, &used_rx));
+        scope.spawn(move || {
+            for mut batch in done_rx {
+                batch.drain(..).for_each(&mut *message);
+                let _ = empty_tx.try_send(batch);
+            }
+        });
+        let mut router = Router {
+            open: HashMap::new(),
+            batch: Vec::with_capacity(MESSAGE_BATCH),
+            done: done_tx,
+            empty: empty_rx,
+            handed: 0,
+        };
+        let mut ctx = None;
+        let mut no = 1u64;
+        let mut consumed = 0u64;
+        let server = opts.server.as_deref();
+        for ahead in &ahead_rx {
+            match ahead {
+                Ahead::Start {
+                    name,
+                    size,
+                    modified,
+                } => {
+                    progress.start(&name, size);
+                    consumed = 0;
+                    ctx = Some(match opts.year {
+                        Some(y) => syslog::Context::new(y, opts.tz.clone()),
+                        None => {
+                            let end = modified.to_zoned(opts.tz.clone());
+                            syslog::Context::ending_at(
+                                end.year(),
+                                end.month() as u8,
+                                opts.tz.clone(),
+                            )
+                        }
+                    });
+                }
+                Ahead::Segment(seg) => {
+                    let Some(ctx) = ctx.as_mut() else { continue };
+                    summary.lines += seg.ends.len() as u64;
+                    correlate_segment(&seg, ctx, &mut no, |no, parsed| {
+                        let text = parsed.line;
+                        correlator.feed_parsed(no, parsed, server);
+                        line(text, correlator.last_time());
+                        if no.is_multiple_of(DRAIN_LINES) {
+                            router.route(correlator.drain());
+                        }
+                    });
+                    summary.bytes += seg.offset - consumed;
+                    consumed = seg.offset;
+                    progress.advance(seg.offset, summary.lines);
+                    let _ = used_tx.try_send(seg);
+                }
+                Ahead::End => progress.finish(),
+                Ahead::Failed(e) => return Err(e),
+            }
+        }
+        router.route(correlator.finish_input());
+        router.route(correlator.checkpoint());
+        summary.messages = router.finish();
+        Ok(summary)
+    })
+}
+
+/// Where correlated messages go: still queued ones wait here (a later state replaces an
+/// earlier one), finished ones go to the caller's thread in batches.
+struct Router {
+    open: HashMap<i64, Message>,
+    batch: Vec<Message>,
+    done: Sender<Vec<Message>>,
+    empty: Receiver<Vec<Message>>,
+    handed: u64,
+}
+
+impl Router {
+    fn route(&mut self, out: Output) {
         for m in out.messages {
             if m.open {
-                open.insert(m.id, m);
+                self.open.insert(m.id, m);
             } else {
-                open.remove(&m.id);
-                summary.messages += 1;
-                message(m);
+                self.open.remove(&m.id);
+                self.hand(m);
             }
         }
-    };
-    let server = opts.server.as_deref();
-    let mut no = 1u64;
+    }
+
+    fn hand(&mut self, m: Message) {
+        self.handed += 1;
+        self.batch.push(m);
+        if self.batch.len() >= MESSAGE_BATCH {
+            let next = self
+                .empty
+                .try_recv()
+                .unwrap_or_else(|_| Vec::with_capacity(MESSAGE_BATCH));
+            let batch = std::mem::replace(&mut self.batch, next);
+            // A closed channel means the caller's thread is gone (it panicked): the scope
+            // reports that when it joins.
+            let _ = self.done.send(batch);
+        }
+    }
+
+    /// Hand over the messages still queued; returns how many messages were handed in all.
+    fn finish(mut self) -> u64 {
+        let open = std::mem::take(&mut self.open);
+        for m in open.into_values() {
+            self.hand(m);
+        }
+        let _ = self.done.send(std::mem::take(&mut self.batch));
+        self.handed
+    }
+}
+
+/// Parse the lines of `seg` on a second thread and hand them, in order and numbered from
+/// `no`, to `feed` on this one.
+fn correlate_segment(
+    seg: &Segment,
+    ctx: &mut syslog::Context,
+    no: &mut u64,
+    mut feed: impl FnMut(u64, Parsed<'_>),
+) {
+    type Chunk<'a> = Vec<Parsed<'a>>;
+    let (tx, rx): (Sender<Chunk<'_>>, Receiver<Chunk<'_>>) = bounded(8);
+    // Emptied chunks go back to the parser.
+    let (back_tx, back_rx): (Sender<Chunk<'_>>, Receiver<Chunk<'_>>) = bounded(16);
+    std::thread::scope(|scope| {
+        scope.spawn(move || {
+            let empty = || {
+                back_rx
+                    .try_recv()
+                    .unwrap_or_else(|_| Vec::with_capacity(CHUNK_LINES))
+            };
+            let mut start = 0;
+            let mut chunk = empty();
+            for &end in &seg.ends {
+                chunk.push(parse_line(&seg.text[start..end], ctx));
+                start = end;
+                if chunk.len() == CHUNK_LINES {
+                    let full = std::mem::replace(&mut chunk, empty());
+                    if tx.send(full).is_err() {
+                        return;
+                    }
+                }
+            }
+            let _ = tx.send(chunk);
+        });
+        for mut chunk in rx {
+            for parsed in chunk.drain(..) {
+                feed(*no, parsed);
+                *no += 1;
+            }
+            let _ = back_tx.try_send(chunk);
+        }
+    });
+}
+
+/// The reader thread: every input in order, in segments of whole lines.
+fn read_ahead(inputs: &[Input], max_lines: usize, tx: &Sender<Ahead>, used: &Receiver<Segment>) {
     for input in inputs {
         let name = input.name();
-        let io = |source| IngestError::Io {
-            path: name.clone(),
-            source,
+        let io = |source| {
+            Ahead::Failed(IngestError::Io {
+                path: name.clone(),
+                source,
+            })
         };
-        let mut r = open_input(input).map_err(io)?;
-        let mut ctx = match opts.year {
-            Some(y) => syslog::Context::new(y, opts.tz.clone()),
-            None => {
-                let end = r.modified().to_zoned(opts.tz.clone());
-                syslog::Context::ending_at(end.year(), end.month() as u8, opts.tz.clone())
+        let mut r = match open_input(input) {
+            Ok(r) => r,
+            Err(e) => {
+                let _ = tx.send(io(e));
+                return;
             }
         };
-        progress.start(&name, r.size());
-        let mut buf = Vec::with_capacity(4096);
-        let mut since = 0u64;
-        let mut offset = 0u64;
-        loop {
-            let n = r.next_line(&mut buf).map_err(io)?;
-            if n == 0 {
-                break;
-            }
-            offset += n as u64;
-            summary.bytes += n as u64;
-            summary.lines += 1;
-            let text = line_text(&buf);
-            correlator.feed_line(no, &text, &mut ctx, server);
-            line(&text, correlator.last_time());
-            no += 1;
-            since += 1;
-            // Hand finished messages on while they are few: a long batch of them would be
-            // fresh memory each time.
-            if since.is_multiple_of(DRAIN_LINES) {
-                route(correlator.drain(), &mut open, &mut summary);
-            }
-            if since >= opts.batch_lines {
-                since = 0;
-                progress.advance(offset, summary.lines);
+        let start = Ahead::Start {
+            name: name.clone(),
+            size: r.size(),
+            modified: r.modified(),
+        };
+        if tx.send(start).is_err() {
+            return;
+        }
+        match read_segments(&mut r, max_lines, tx, used) {
+            Ok(true) => {}
+            Ok(false) => return,
+            Err(e) => {
+                let _ = tx.send(io(e));
+                return;
             }
         }
-        progress.advance(offset, summary.lines);
-        progress.finish();
+        if tx.send(Ahead::End).is_err() {
+            return;
+        }
     }
-    route(correlator.finish_input(), &mut open, &mut summary);
-    route(correlator.checkpoint(), &mut open, &mut summary);
-    for (_, m) in open {
-        summary.messages += 1;
-        message(m);
+}
+
+/// Send the segments of one input; `Ok(false)` when the receiver is gone.
+fn read_segments(
+    r: &mut InputReader,
+    max_lines: usize,
+    tx: &Sender<Ahead>,
+    used: &Receiver<Segment>,
+) -> std::io::Result<bool> {
+    let mut buf = Vec::with_capacity(4096);
+    let mut offset = 0u64;
+    let new_segment = || match used.try_recv() {
+        Ok(mut seg) => {
+            seg.text.clear();
+            seg.ends.clear();
+            seg
+        }
+        Err(_) => Segment {
+            text: String::with_capacity(SEGMENT_BYTES + MAX_LINE + 64),
+            ends: Vec::with_capacity(SEGMENT_BYTES / 64),
+            offset: 0,
+        },
+    };
+    let mut seg = new_segment();
+    loop {
+        let n = r.next_line(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        offset += n as u64;
+        seg.text.push_str(&line_text(&buf));
+        seg.ends.push(seg.text.len());
+        if seg.text.len() >= SEGMENT_BYTES || seg.ends.len() >= max_lines {
+            seg.offset = offset;
+            let full = std::mem::replace(&mut seg, new_segment());
+            if tx.send(Ahead::Segment(full)).is_err() {
+                return Ok(false);
+            }
+        }
     }
-    Ok(summary)
+    if !seg.ends.is_empty() {
+        seg.offset = offset;
+        if tx.send(Ahead::Segment(seg)).is_err() {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::NoProgress;
+
+    /// Messages (sorted) and lines with their times, as a scan hands them over.
+    fn run(batch_lines: u64) -> (Vec<Message>, Vec<(String, Ts)>, ScanSummary) {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/postfix");
+        let inputs = [
+            Input::Path(root.join("harness.log")),
+            Input::Path(root.join("harness-2.log")),
+        ];
+        let opts = Options {
+            year: Some(2026),
+            tz: jiff::tz::TimeZone::UTC,
+            batch_lines,
+            ..Options::default()
+        };
+        let mut messages = Vec::new();
+        let mut lines = Vec::new();
+        let summary = scan(
+            &inputs,
+            &opts,
+            &mut NoProgress,
+            &mut |m| messages.push(m),
+            &mut |l, at| lines.push((l.to_string(), at)),
+        )
+        .unwrap();
+        messages.sort_by_key(|m| m.id);
+        (messages, lines, summary)
+    }
+
+    #[test]
+    fn segments_of_any_size_give_the_same_messages_and_lines() {
+        let (messages, lines, summary) = run(30_000);
+        assert!(messages.len() > 60, "{}", messages.len());
+        assert_eq!(summary.messages, messages.len() as u64);
+        assert_eq!(summary.lines, lines.len() as u64);
+        let files: u64 = ["harness.log", "harness-2.log"]
+            .iter()
+            .map(|f| {
+                let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                    .join("../../testdata/postfix")
+                    .join(f);
+                std::fs::metadata(p).unwrap().len()
+            })
+            .sum();
+        assert_eq!(summary.bytes, files);
+        // Many segments (7 lines each) and chunks cut anywhere: the same result.
+        let (m7, l7, s7) = run(7);
+        assert_eq!(lines, l7);
+        assert_eq!(messages, m7);
+        assert_eq!((summary.lines, summary.bytes), (s7.lines, s7.bytes));
+    }
+
+    #[test]
+    fn a_missing_input_is_an_error() {
+        let inputs = [Input::Path("/nonexistent/mail.log".into())];
+        let err = scan(
+            &inputs,
+            &Options::default(),
+            &mut NoProgress,
+            &mut |_| {},
+            &mut |_, _| {},
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("/nonexistent/mail.log"), "{err}");
+    }
 }

@@ -381,8 +381,9 @@ fn report_files(
         tz: tz.clone(),
         ..Options::default()
     };
+    // Messages are counted on the scan's message thread, lines on the correlating one.
     let mut b = mailtrace_report::Builder::new(tz.clone(), top.max(1));
-    let builder = std::cell::RefCell::new(&mut b);
+    let mut lines = mailtrace_report::Builder::new(tz.clone(), top.max(1));
     let mut on_server = mailtrace_store::line_on_server(filter.server.as_deref());
     mailtrace_ingest::scan(
         &inputs,
@@ -390,7 +391,7 @@ fn report_files(
         &mut Bar::new(!io::IsTerminal::is_terminal(&io::stderr())),
         &mut |m| {
             if filter.matches(&m) {
-                builder.borrow_mut().add_message(&m);
+                b.add_message(&m);
             }
         },
         &mut |l, at| {
@@ -398,10 +399,11 @@ fn report_files(
             let in_range =
                 filter.since.is_none_or(|s| at >= s) && filter.until.is_none_or(|u| at < u);
             if in_range && on_server(l) {
-                builder.borrow_mut().add_line(l);
+                lines.add_line(l);
             }
         },
     )?;
+    b.merge(lines);
     Ok(b.finish())
 }
 

@@ -193,6 +193,16 @@ impl Sum {
     }
 }
 
+impl Sum {
+    /// Add another sum (the maximum of both maxima).
+    pub fn merge(&mut self, o: &Sum) {
+        self.n += o.n;
+        self.bytes += o.bytes;
+        self.sum += o.sum;
+        self.max = self.max.max(o.max);
+    }
+}
+
 /// The fine delay bucket of `d` seconds: 0 up to 10 ms, then 5% wide.
 pub fn delay_bucket(d: f64) -> u32 {
     if d <= 0.01 {

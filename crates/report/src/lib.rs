@@ -334,6 +334,27 @@ impl Builder {
         }
     }
 
+    /// Add what another builder (of the same zone) collected: contributions are additive, so
+    /// parts of the input may be counted apart, on different threads.
+    pub fn merge(&mut self, other: Builder) {
+        for (acc, o) in self.counters.iter_mut().zip(&other.counters) {
+            acc.merge(o);
+        }
+        for (mine, theirs) in self.keyed.iter_mut().zip(other.keyed) {
+            for (k, o) in theirs {
+                mine.entry(k).or_default().merge(&o);
+            }
+        }
+        for (day, t) in other.per_day {
+            self.per_day.entry(day).or_default().add(&t);
+        }
+        for (h, t) in self.per_hour.iter_mut().zip(&other.per_hour) {
+            h.add(t);
+        }
+        self.first = self.first.into_iter().chain(other.first).min();
+        self.last = self.last.into_iter().chain(other.last).max();
+    }
+
     /// The day and hour of `at` in the report's zone.
     fn day_hour(&mut self, at: Ts) -> ((i16, i8, i8), usize) {
         let q = at.0.div_euclid(900_000_000);

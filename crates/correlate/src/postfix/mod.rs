@@ -10,6 +10,10 @@ use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
 use std::collections::HashMap;
 
+/// Maps keyed by queue id, pid or server name: looked up several times per line, so with a
+/// fast hash (still seeded at random: queue ids in forged lines cannot aim at collisions).
+type Map<K, V> = HashMap<K, V, ahash::RandomState>;
+
 /// How long in-flight state may stay in memory, in log time.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
@@ -112,14 +116,14 @@ struct Open {
 #[derive(Default)]
 struct Server {
     name: String,
-    sessions: HashMap<u32, Session>,
-    open: HashMap<String, Open>,
-    links: HashMap<String, Link>,
-    agents: HashMap<u32, AgentLines>,
+    sessions: Map<u32, Session>,
+    open: Map<String, Open>,
+    links: Map<String, Link>,
+    agents: Map<u32, AgentLines>,
     /// The TLS session a delivery agent process has open: peer `host[addr]:port`, trust and
     /// cipher, when established. Its deliveries to that peer went over it (connections are
     /// cached and reused without a new TLS line).
-    agent_tls: HashMap<u32, (String, String, Ts)>,
+    agent_tls: Map<u32, (String, String, Ts)>,
     noqueue_last: (Ts, u64),
 }
 
@@ -127,7 +131,7 @@ struct Server {
 #[derive(Default)]
 pub struct Correlator {
     servers: Vec<Server>,
-    index: HashMap<String, usize>,
+    index: Map<String, usize>,
     out: Output,
     limits: Limits,
     last_ts: Ts,
@@ -267,16 +271,22 @@ impl Correlator {
         ctx: &mut syslog::Context,
         server: Option<&str>,
     ) {
+        self.feed_parsed(no, parse_line(line, ctx), server);
+    }
+
+    /// Feed raw line number `no`, parsed by [`parse_line`] (which may run on another thread:
+    /// it needs no correlation state). `server` overrides the host name of the envelope.
+    pub fn feed_parsed(&mut self, no: LineNo, parsed: Parsed<'_>, server: Option<&str>) {
         self.counters.lines += 1;
-        self.cur = Cur::new(no, line);
-        let Some(env) = syslog::parse(line, ctx) else {
+        self.cur = Cur::new(no, parsed.line);
+        let Some(env) = parsed.envelope else {
             self.counters.unparsed += 1;
             self.loose(server.unwrap_or(""), self.last_ts, LooseKind::Unparsed, no);
             return;
         };
         self.last_ts = env.ts;
         let host = server.unwrap_or(env.host);
-        let Some(rec) = postfix::parse(env.program, env.text) else {
+        let Some(rec) = parsed.record else {
             self.counters.other += 1;
             self.loose(host, env.ts, LooseKind::Other, no);
             return;
@@ -291,7 +301,7 @@ impl Correlator {
             }
         }
         let s = self.server(host);
-        self.feed_postfix(s, env.ts, env.pid, &rec, env.text, line);
+        self.feed_postfix(s, env.ts, env.pid, &rec, env.text, parsed.line);
         if env.ts.0 - self.last_sweep.0 > 60_000_000 {
             self.sweep(env.ts);
         }
@@ -391,7 +401,12 @@ impl Correlator {
     /// Finished messages and loose lines so far, without the queued ones: a batch written in
     /// between two [`Correlator::checkpoint`]s (which then must follow before a commit).
     pub fn drain(&mut self) -> Output {
-        std::mem::take(&mut self.out)
+        // The next batch is likely as long as this one: no growing (and moving) it again.
+        let messages = Vec::with_capacity(self.out.messages.capacity());
+        Output {
+            messages: std::mem::replace(&mut self.out.messages, messages),
+            loose: std::mem::take(&mut self.out.loose),
+        }
     }
 
     /// Everything to write now: finished messages, loose lines, and queued messages that changed
@@ -441,6 +456,30 @@ impl Correlator {
             }
         }
         self.checkpoint()
+    }
+}
+
+/// A log line parsed as far as it can be without correlation state.
+#[derive(Debug, Clone)]
+pub struct Parsed<'a> {
+    /// The whole line.
+    pub line: &'a str,
+    /// Its syslog envelope; `None` when the line has none.
+    pub envelope: Option<syslog::Envelope<'a>>,
+    /// What Postfix logged; `None` when another program wrote the line.
+    pub record: Option<Record<'a>>,
+}
+
+/// Parse a line for [`Correlator::feed_parsed`].
+pub fn parse_line<'a>(line: &'a str, ctx: &mut syslog::Context) -> Parsed<'a> {
+    let envelope = syslog::parse(line, ctx);
+    let record = envelope
+        .as_ref()
+        .and_then(|env| postfix::parse(env.program, env.text));
+    Parsed {
+        line,
+        envelope,
+        record,
     }
 }
 

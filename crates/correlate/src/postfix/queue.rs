@@ -95,7 +95,7 @@ impl Correlator {
         if !lean {
             m.line_nos.push(cur.no);
         }
-        let body = text.split_once(": ").map_or(text, |(_, b)| b);
+        let body = || text.split_once(": ").map_or(text, |(_, b)| b);
         let mut done = false;
         let mut link: Option<(String, Link)> = None;
         let kind_label: &str = match &rec.kind {
@@ -155,7 +155,7 @@ impl Correlator {
                             m,
                             at,
                             envelope.to,
-                            reply.map_or(body, |r| r.text),
+                            reply.map_or_else(body, |r| r.text),
                             reply.and_then(|r| r.code),
                             reply.and_then(|r| r.dsn),
                         );
@@ -164,7 +164,7 @@ impl Correlator {
                     "hold" | "milter-hold" => m.status = Status::Held,
                     "discard" | "milter-discard" => {
                         m.status = Status::Discarded;
-                        m.reason = Some(body.to_string());
+                        m.reason = Some(body().to_string());
                         for r in &mut m.recipients {
                             r.status = Status::Discarded;
                         }
@@ -343,7 +343,7 @@ impl Correlator {
             _ => "note",
         };
         if !lean {
-            m.events.push(cur.event(at, kind_label.to_string(), body));
+            m.events.push(cur.event(at, kind_label.to_string(), body()));
         }
         if done {
             m.open = false;
