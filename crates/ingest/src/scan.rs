@@ -158,7 +158,8 @@ pub fn scan(
 /// Where correlated messages go: still queued ones wait here (a later state replaces an
 /// earlier one), finished ones go to the caller's thread in batches.
 struct Router {
-    open: HashMap<i64, Message>,
+    /// Boxed: growing the map moves every entry.
+    open: HashMap<i64, Box<Message>>,
     batch: Vec<Message>,
     done: Sender<Vec<Message>>,
     empty: Receiver<Vec<Message>>,
@@ -169,7 +170,7 @@ impl Router {
     fn route(&mut self, out: Output) {
         for m in out.messages {
             if m.open {
-                self.open.insert(m.id, m);
+                self.open.insert(m.id, Box::new(m));
             } else {
                 self.open.remove(&m.id);
                 self.hand(m);
@@ -196,7 +197,7 @@ impl Router {
     fn finish(mut self) -> u64 {
         let open = std::mem::take(&mut self.open);
         for m in open.into_values() {
-            self.hand(m);
+            self.hand(*m);
         }
         let _ = self.done.send(std::mem::take(&mut self.batch));
         self.handed
@@ -209,7 +210,7 @@ fn correlate_segment(
     seg: &Segment,
     ctx: &mut syslog::Context,
     no: &mut u64,
-    mut feed: impl FnMut(u64, Parsed<'_>),
+    mut feed: impl FnMut(u64, &Parsed<'_>),
 ) {
     type Chunk<'a> = Vec<Parsed<'a>>;
     let (tx, rx): (Sender<Chunk<'_>>, Receiver<Chunk<'_>>) = bounded(8);
@@ -237,10 +238,11 @@ fn correlate_segment(
             let _ = tx.send(chunk);
         });
         for mut chunk in rx {
-            for parsed in chunk.drain(..) {
+            for parsed in &chunk {
                 feed(*no, parsed);
                 *no += 1;
             }
+            chunk.clear();
             let _ = back_tx.try_send(chunk);
         }
     });

@@ -444,7 +444,12 @@ pub fn contributions(m: &Message, out: &mut dyn FnMut(Contribution)) {
 /// The contributions of a log line that belongs to no message: SASL failures (also counted as
 /// warnings, as pflogsumm does), warnings, fatal errors, panics and `reject_warning`s.
 pub fn line_contributions(line: &str, at: Ts, out: &mut dyn FnMut(Contribution)) {
-    let Some(pos) = line.find(": ") else { return };
+    // After the syslog envelope (`... program[pid]: `).
+    let Some(pos) = memchr::memchr_iter(b':', line.as_bytes())
+        .find(|&i| line.as_bytes().get(i + 1) == Some(&b' '))
+    else {
+        return;
+    };
     let body = &line[pos + 2..];
     // Most lines are none of these: decide on the first byte.
     if !matches!(body.as_bytes().first(), Some(b'w' | b'f' | b'p' | b'N')) {

@@ -117,7 +117,8 @@ struct Open {
 struct Server {
     name: String,
     sessions: Map<u32, Session>,
-    open: Map<String, Open>,
+    /// Boxed: a message is large, and growing the map moves every entry.
+    open: Map<String, Box<Open>>,
     links: Map<String, Link>,
     agents: Map<u32, AgentLines>,
     /// The TLS session a delivery agent process has open: peer `host[addr]:port`, trust and
@@ -144,6 +145,8 @@ pub struct Correlator {
     cur: Cur,
     /// Keep no timeline and no line numbers (see [`Correlator::lean`]).
     lean: bool,
+    /// Index of the server of the last line.
+    last_server: usize,
 }
 
 /// The line being fed: its number and where its text is in memory, so that an event whose
@@ -223,13 +226,13 @@ impl Correlator {
                 .map(|(pid, sess)| (*pid, sess.started));
             c.servers[s].open.insert(
                 qid,
-                Open {
+                Box::new(Open {
                     msg,
                     dirty: false,
                     session,
                     first_to: None,
                     size_warnings: 0,
-                },
+                }),
             );
         }
         c
@@ -246,6 +249,20 @@ impl Correlator {
     }
 
     fn server(&mut self, name: &str) -> usize {
+        // Lines mostly come from the server of the line before.
+        if self
+            .servers
+            .get(self.last_server)
+            .is_some_and(|s| s.name == name)
+        {
+            return self.last_server;
+        }
+        let i = self.server_index(name);
+        self.last_server = i;
+        i
+    }
+
+    fn server_index(&mut self, name: &str) -> usize {
         if let Some(i) = self.index.get(name) {
             return *i;
         }
@@ -271,22 +288,22 @@ impl Correlator {
         ctx: &mut syslog::Context,
         server: Option<&str>,
     ) {
-        self.feed_parsed(no, parse_line(line, ctx), server);
+        self.feed_parsed(no, &parse_line(line, ctx), server);
     }
 
     /// Feed raw line number `no`, parsed by [`parse_line`] (which may run on another thread:
     /// it needs no correlation state). `server` overrides the host name of the envelope.
-    pub fn feed_parsed(&mut self, no: LineNo, parsed: Parsed<'_>, server: Option<&str>) {
+    pub fn feed_parsed(&mut self, no: LineNo, parsed: &Parsed<'_>, server: Option<&str>) {
         self.counters.lines += 1;
         self.cur = Cur::new(no, parsed.line);
-        let Some(env) = parsed.envelope else {
+        let Some(env) = &parsed.envelope else {
             self.counters.unparsed += 1;
             self.loose(server.unwrap_or(""), self.last_ts, LooseKind::Unparsed, no);
             return;
         };
         self.last_ts = env.ts;
         let host = server.unwrap_or(env.host);
-        let Some(rec) = parsed.record else {
+        let Some(rec) = &parsed.record else {
             self.counters.other += 1;
             self.loose(host, env.ts, LooseKind::Other, no);
             return;
@@ -301,7 +318,7 @@ impl Correlator {
             }
         }
         let s = self.server(host);
-        self.feed_postfix(s, env.ts, env.pid, &rec, env.text, parsed.line);
+        self.feed_postfix(s, env.ts, env.pid, rec, env.text, parsed.line);
         if env.ts.0 - self.last_sweep.0 > 60_000_000 {
             self.sweep(env.ts);
         }

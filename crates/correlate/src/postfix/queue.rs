@@ -60,13 +60,13 @@ impl Correlator {
             }
             srv.open.insert(
                 qid.to_string(),
-                Open {
+                Box::new(Open {
                     msg,
                     dirty: true,
                     session,
                     first_to: None,
                     size_warnings: 0,
-                },
+                }),
             );
         }
         // Delivery-agent lines of this process that came before the queue id line.
@@ -84,7 +84,7 @@ impl Correlator {
             first_to,
             size_warnings,
             ..
-        } = open;
+        } = &mut **open;
         if let Some(early) = early.filter(|_| !lean) {
             for (e, no) in early.lines {
                 m.events.push(e);
@@ -367,7 +367,7 @@ impl Correlator {
         }
         if done {
             if let Some(open) = srv.open.remove(qid) {
-                self.complete(s, open);
+                self.complete(s, *open);
             }
         }
     }
