@@ -241,8 +241,32 @@ fn relay_host(relay: Option<&str>) -> String {
         .unwrap_or_else(|| "none".into())
 }
 
-fn domain(address: &str) -> String {
-    mailtrace_model::domain_of(address).unwrap_or_else(|| address.to_ascii_lowercase())
+/// The domain of an address, lower-cased (the whole address when it has none). Keys are
+/// borrowed where they can be: most are counted many times and found, not inserted.
+fn domain(address: &str) -> Cow<'_, str> {
+    match address.rsplit_once('@') {
+        Some((_, d)) if !d.trim_end_matches('>').is_empty() => lower(d.trim_end_matches('>')),
+        _ => lower(address),
+    }
+}
+
+/// `s` lower-cased, borrowed when it already is.
+fn lower(s: &str) -> Cow<'_, str> {
+    if s.bytes().any(|b| b.is_ascii_uppercase()) {
+        Cow::Owned(s.to_ascii_lowercase())
+    } else {
+        Cow::Borrowed(s)
+    }
+}
+
+/// A number as a key (reply codes, delay buckets).
+fn number(n: u32) -> Cow<'static, str> {
+    static SMALL: std::sync::LazyLock<Vec<String>> =
+        std::sync::LazyLock::new(|| (0..=1000).map(|n: u32| n.to_string()).collect());
+    match SMALL.get(n as usize) {
+        Some(s) => Cow::Borrowed(s.as_str()),
+        None => Cow::Owned(n.to_string()),
+    }
 }
 
 /// The reply code and enhanced code at the start of a reason (`554 5.7.1 ...`).
@@ -262,10 +286,10 @@ fn reply_codes(text: &str) -> (Option<u16>, Option<String>) {
 
 fn failure_codes(at: Ts, code: Option<u16>, dsn: Option<&str>, out: &mut dyn FnMut(Contribution)) {
     if let Some(c) = code {
-        out(Contribution::count(at, Dim::SmtpCode, c.to_string()));
+        out(Contribution::count(at, Dim::SmtpCode, number(u32::from(c))));
     }
     if let Some(d) = dsn {
-        out(Contribution::count(at, Dim::Dsn, d.to_string()));
+        out(Contribution::count(at, Dim::Dsn, d));
     }
 }
 
@@ -313,22 +337,18 @@ pub fn contributions(m: &Message, out: &mut dyn FnMut(Contribution)) {
     // counts them at the queue manager's `from=<...>, size=N` line).
     if received && m.size.is_some() {
         let sender = match m.sender.as_deref() {
-            Some("") => "<>".to_string(),
-            Some(s) => s.to_ascii_lowercase(),
-            None => "(unknown)".to_string(),
+            Some("") => "<>".into(),
+            Some(s) => lower(s),
+            None => "(unknown)".into(),
         };
         let sdom = match m.sender.as_deref() {
             Some(s) if s.contains('@') => domain(s),
-            _ => m.client_host.clone().unwrap_or_else(|| "local".into()),
+            _ => m.client_host.as_deref().unwrap_or("local").into(),
         };
         out(Contribution::count(t, Dim::Sender, sender).bytes(size));
         out(Contribution::count(t, Dim::SendingDomain, sdom).bytes(size));
         if let Some(h) = m.client_host.as_ref().filter(|h| *h != "local") {
-            out(Contribution::count(
-                t,
-                Dim::SendingHost,
-                h.to_ascii_lowercase(),
-            ));
+            out(Contribution::count(t, Dim::SendingHost, lower(h)));
             out(Contribution::count(t, Dim::SmtpReceived, ""));
             if m.tls.is_some() {
                 out(Contribution::count(t, Dim::TlsReceived, ""));
@@ -374,7 +394,7 @@ pub fn contributions(m: &Message, out: &mut dyn FnMut(Contribution)) {
                     if let Some(delay) = a.delay_s {
                         d = d.delay(delay);
                         out(
-                            Contribution::count(a.at, Dim::Delay, delay_bucket(delay).to_string())
+                            Contribution::count(a.at, Dim::Delay, number(delay_bucket(delay)))
                                 .delay(delay),
                         );
                         let class = crate::DELAY_BUCKETS
@@ -384,14 +404,11 @@ pub fn contributions(m: &Message, out: &mut dyn FnMut(Contribution)) {
                         out(Contribution::count(
                             a.at,
                             Dim::DelayClass,
-                            class.to_string(),
+                            number(class as u32),
                         ));
                     }
                     out(d);
-                    out(
-                        Contribution::count(a.at, Dim::Recipient, r.address.to_ascii_lowercase())
-                            .bytes(size),
-                    );
+                    out(Contribution::count(a.at, Dim::Recipient, lower(&r.address)).bytes(size));
                 }
                 AttemptStatus::Deferred => {
                     deferred = true;
