@@ -219,9 +219,7 @@ pub fn parse<'a>(line: &'a str, ctx: &mut Context) -> Option<Envelope<'a>> {
 
 /// `prog[pid]: text` or `prog: text`.
 fn tag(s: &str) -> Option<(&str, Option<u32>, &str)> {
-    let colon = s
-        .find(": ")
-        .or_else(|| s.strip_suffix(':').map(|p| p.len()))?;
+    let colon = crate::util::find(s, ": ").or_else(|| s.strip_suffix(':').map(|p| p.len()))?;
     let head = &s[..colon];
     let text = s.get(colon + 2..).unwrap_or("");
     if head.is_empty() || head.contains(' ') {

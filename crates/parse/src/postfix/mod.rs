@@ -8,7 +8,7 @@ mod record;
 
 pub use record::{Delivery, Envelope, Kind, Peer, PostsuperAction, Record, Reply};
 
-use crate::util::{find, leading_code, rsplit2, split2, unbracket};
+use crate::util::{find, leading_code, rfind, rsplit2, split2, unbracket};
 use mailtrace_model::AttemptStatus;
 use record::remote_reply;
 /// Postfix daemons whose tag may come without the `postfix` prefix (custom `syslog_name`).
@@ -154,7 +154,7 @@ fn queue_line<'a>(service: &'a str, qid: &'a str, body: &'a str) -> Kind<'a> {
         }
         "pickup" => {
             if let Some(rest) = body.strip_prefix("uid=") {
-                let (uid, from) = rest.split_once(" from=").unwrap_or((rest, ""));
+                let (uid, from) = split2(rest, " from=").unwrap_or((rest, ""));
                 return Kind::Pickup {
                     uid: uid.parse().ok(),
                     from: unbracket(from),
@@ -239,8 +239,8 @@ fn other_line<'a>(service: &'a str, body: &'a str) -> Kind<'a> {
         }
     }
     if let Some(rest) = body.strip_prefix("addr ") {
-        if let Some((addr, rest)) = rest.split_once(" listed by domain ") {
-            let (domain, result) = rest.split_once(" as ").unwrap_or((rest, ""));
+        if let Some((addr, rest)) = split2(rest, " listed by domain ") {
+            let (domain, result) = split2(rest, " as ").unwrap_or((rest, ""));
             return Kind::DnsblHit {
                 addr,
                 domain,
@@ -254,7 +254,7 @@ fn other_line<'a>(service: &'a str, body: &'a str) -> Kind<'a> {
             Some((_, after)) => after
                 .strip_prefix(':')
                 .map(|r| (&rest[..rest.len() - after.len()], r.trim_start())),
-            None => rest.split_once(": "),
+            None => split2(rest, ": "),
         };
         if let Some((target, reason)) = split {
             return Kind::ConnectFailure { target, reason };
@@ -336,8 +336,8 @@ fn diagnostic(body: &str) -> Option<(&str, &str)> {
 
 /// `host[addr]: SASL LOGIN authentication failed: reason`.
 fn sasl_failure(text: &str) -> Option<Kind<'_>> {
-    let (client, rest) = text.split_once(": SASL ")?;
-    let (method, reason) = rest.split_once(" authentication failed")?;
+    let (client, rest) = split2(text, ": SASL ")?;
+    let (method, reason) = split2(rest, " authentication failed")?;
     Some(Kind::SaslFailed {
         client: Peer::parse(client)?,
         method,
@@ -367,7 +367,7 @@ fn smtpd_session_line(body: &str) -> Option<Kind<'_>> {
             .and_then(|r| r.strip_prefix(" after "))
         {
             // `DATA (1234 bytes)`: the stage is the first word.
-            let (stage, client) = rest.rsplit_once(" from ")?;
+            let (stage, client) = rsplit2(rest, " from ")?;
             let stage = stage.split(' ').next().unwrap_or(stage);
             return Some(Kind::LostConnection {
                 what,
@@ -399,7 +399,7 @@ fn smtpd_session_line(body: &str) -> Option<Kind<'_>> {
 /// `COMMAND TIME LIMIT from [addr]:port after CONNECT`, `CONNECT from [addr]:port to [addr]:port`.
 fn postscreen_line(body: &str) -> Option<Kind<'_>> {
     // The action is the run of words before the client `[addr]:port` (or `from [addr]:port`).
-    let bracket = body.find(" [")? + 1;
+    let bracket = find(body, " [")? + 1;
     let head = body[..bracket].trim_end();
     let head = head
         .strip_suffix(" from")
@@ -568,8 +568,8 @@ fn check_line(body: &str) -> Option<Kind<'_>> {
     if part != "header" && part != "body" {
         return None;
     }
-    let trailer = rest.rfind("; from=").or_else(|| rest.rfind("; to="))?;
-    let (text, client) = rest[..trailer].rsplit_once(" from ")?;
+    let trailer = rfind(rest, "; from=").or_else(|| rfind(rest, "; to="))?;
+    let (text, client) = rsplit2(&rest[..trailer], " from ")?;
     let (envelope, after) = parse_envelope(&rest[trailer + 2..]);
     Some(Kind::Check {
         action,

@@ -2,7 +2,9 @@
 //! accessors that find a client, reply or envelope in any kind of line.
 
 use super::split_trailer;
-use crate::util::{host_addr, is_ip, leading_code, leading_dsn, peer_prefix};
+use crate::util::{
+    find, host_addr, is_ip, leading_code, leading_dsn, peer_prefix, rfind, rsplit2, split2,
+};
 use mailtrace_model::AttemptStatus;
 
 /// One Postfix log line.
@@ -151,21 +153,21 @@ fn proxy_note(text: &str) -> Option<(&str, Reply<'_>, Envelope<'_>)> {
 /// `... after STAGE from host[addr]` (smtpd's `improper command pipelining`, `too many errors`,
 /// `bare <LF> received`, `lost connection`): the stage's first word.
 fn after_stage(text: &str) -> Option<&str> {
-    let (_, rest) = text.split_once(" after ")?;
-    let (stage, _) = rest.split_once(" from ")?;
+    let (_, rest) = split2(text, " after ")?;
+    let (stage, _) = split2(rest, " from ")?;
     stage.split(' ').next().filter(|s| !s.is_empty())
 }
 
 /// `... (in reply to RCPT TO command)` → `RCPT TO`.
 fn in_reply_to(text: &str) -> Option<&str> {
-    let (_, rest) = text.rsplit_once("(in reply to ")?;
-    let end = rest.find(" command)")?;
+    let (_, rest) = rsplit2(text, "(in reply to ")?;
+    let end = find(rest, " command)")?;
     Some(&rest[..end])
 }
 
 /// Drop a trailing `(in reply to ... command)`.
 fn strip_in_reply(text: &str) -> &str {
-    match text.rfind(" (in reply to ") {
+    match rfind(text, " (in reply to ") {
         Some(i) if text.ends_with(" command)") => &text[..i],
         _ => text,
     }
@@ -173,9 +175,7 @@ fn strip_in_reply(text: &str) -> &str {
 
 /// The reply inside `host X said: REPLY (in reply to ...)` or `host X refused to talk to me: REPLY`.
 pub(super) fn remote_reply(text: &str) -> Option<Reply<'_>> {
-    let (_, r) = text
-        .split_once(" said: ")
-        .or_else(|| text.split_once(" refused to talk to me: "))?;
+    let (_, r) = split2(text, " said: ").or_else(|| split2(text, " refused to talk to me: "))?;
     Some(Reply::parse(strip_in_reply(r)))
 }
 
@@ -188,7 +188,7 @@ fn text_client(text: &str) -> Option<Peer<'_>> {
         }
     }
     if let Some(rest) = text.strip_prefix("hostname ") {
-        if let Some((host, rest)) = rest.split_once(" does not resolve to address ") {
+        if let Some((host, rest)) = split2(rest, " does not resolve to address ") {
             // IPv6 addresses contain `:`, but not `: `.
             let end = rest.find([' ']).unwrap_or(rest.len());
             let addr = rest[..end].trim_end_matches(':');
@@ -199,7 +199,7 @@ fn text_client(text: &str) -> Option<Peer<'_>> {
             });
         }
     }
-    if let Some((addr, _)) = text.split_once(": ") {
+    if let Some((addr, _)) = split2(text, ": ") {
         if is_ip(addr) {
             return Some(Peer {
                 addr,
@@ -213,7 +213,7 @@ fn text_client(text: &str) -> Option<Peer<'_>> {
 /// anvil: `statistics: max connection rate 1/60s for (smtpd:1.2.3.4) at ...`. The key is
 /// `service:addr`; an inet service bound to one address is itself `addr:port`.
 fn anvil_client(text: &str) -> Option<Peer<'_>> {
-    let (_, rest) = text.split_once(" for (")?;
+    let (_, rest) = split2(text, " for (")?;
     let key = &rest[..rest.find(')')?];
     let (first, rest) = key.split_once(':')?;
     let addr = if first.contains('.') || first.starts_with('[') {
