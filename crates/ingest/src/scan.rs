@@ -148,8 +148,7 @@ pub fn scan(
                 Ahead::Failed(e) => return Err(e),
             }
         }
-        router.route(correlator.finish_input());
-        router.route(correlator.checkpoint());
+        router.route(correlator.into_output());
         summary.messages = router.finish();
         Ok(summary)
     })

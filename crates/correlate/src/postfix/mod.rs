@@ -460,9 +460,21 @@ impl Correlator {
         }
     }
 
-    /// End of all input: close sessions (their messages are written) and write every queued
-    /// message as open.
-    pub fn finish_input(&mut self) -> Output {
+    /// End of all input, with no checkpoint to follow: as [`Correlator::finish_input`], but
+    /// the queued messages are moved out rather than copied.
+    pub fn into_output(mut self) -> Output {
+        self.close_sessions();
+        for srv in &mut self.servers {
+            for (_, o) in srv.open.drain() {
+                let mut m = o.msg;
+                finalize(&mut m);
+                self.out.messages.push(m);
+            }
+        }
+        self.out
+    }
+
+    fn close_sessions(&mut self) {
         for s in 0..self.servers.len() {
             let pids: Vec<u32> = self.servers[s].sessions.keys().copied().collect();
             for pid in pids {
@@ -472,6 +484,12 @@ impl Correlator {
                 }
             }
         }
+    }
+
+    /// End of all input: close sessions (their messages are written) and write every queued
+    /// message as open.
+    pub fn finish_input(&mut self) -> Output {
+        self.close_sessions();
         self.checkpoint()
     }
 }
