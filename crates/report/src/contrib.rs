@@ -378,7 +378,9 @@ pub fn contributions(m: &Message, out: &mut dyn FnMut(Contribution)) {
         for a in &r.attempts {
             let response = a.response.as_deref().unwrap_or("");
             match a.status {
-                AttemptStatus::Sent if response.contains("forwarded as ") => {
+                AttemptStatus::Sent
+                    if memchr::memmem::find(response.as_bytes(), b"forwarded as ").is_some() =>
+                {
                     out(Contribution::count(a.at, Dim::Forwarded, ""));
                 }
                 AttemptStatus::Sent => {

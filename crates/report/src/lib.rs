@@ -265,8 +265,8 @@ pub struct Builder {
     last: Option<Ts>,
     /// Plain counters, by [`Dim`].
     counters: [Sum; Dim::ALL.len()],
-    /// Keyed sums, by [`Dim`].
-    keyed: [HashMap<String, Sum>; Dim::ALL.len()],
+    /// Keyed sums, by [`Dim`] (keys come from logs: a seeded fast hash).
+    keyed: [ahash::AHashMap<String, Sum>; Dim::ALL.len()],
     per_day: BTreeMap<(i16, i8, i8), Traffic>,
     per_hour: [Traffic; 24],
     /// The day and hour in `tz` of the last quarter hour looked up (every zone's offset is a
@@ -283,7 +283,7 @@ impl Builder {
             first: None,
             last: None,
             counters: [Sum::default(); Dim::ALL.len()],
-            keyed: std::array::from_fn(|_| HashMap::new()),
+            keyed: std::array::from_fn(|_| ahash::AHashMap::new()),
             per_day: BTreeMap::new(),
             per_hour: [Traffic::default(); 24],
             quarter: None,
