@@ -164,6 +164,60 @@ impl InputReader {
         Ok(())
     }
 
+    /// Append whole lines, as [`InputReader::next_line`] gives them, to `text` (and the end of
+    /// each to `ends`) until `text` holds `bytes` or `ends` holds `lines`; returns the bytes
+    /// consumed, 0 at the end of input. Lines inside the read buffer are copied once, straight
+    /// from it; `buf` serves the rest (a line across two reads, a cut one, the last one).
+    ///
+    /// # Errors
+    /// Read errors.
+    pub fn read_lines(
+        &mut self,
+        text: &mut String,
+        ends: &mut Vec<usize>,
+        (bytes, lines): (usize, usize),
+        buf: &mut Vec<u8>,
+    ) -> io::Result<u64> {
+        let mut consumed = 0u64;
+        while text.len() < bytes && ends.len() < lines {
+            let chunk = match self.inner.fill_buf() {
+                Ok(c) => c,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            if chunk.is_empty() {
+                break;
+            }
+            let mut used = 0;
+            for nl in memchr::memchr_iter(b'\n', chunk) {
+                let line = &chunk[used..nl];
+                if line.len() > MAX_LINE {
+                    break;
+                }
+                let line = line.strip_suffix(b"\r").unwrap_or(line);
+                text.push_str(&line_text(line));
+                ends.push(text.len());
+                used = nl + 1;
+                if text.len() >= bytes || ends.len() >= lines {
+                    break;
+                }
+            }
+            if used > 0 {
+                self.inner.consume(used);
+                consumed += used as u64;
+                continue;
+            }
+            let n = self.next_line(buf)?;
+            if n == 0 {
+                break;
+            }
+            consumed += n as u64;
+            text.push_str(&line_text(buf));
+            ends.push(text.len());
+        }
+        Ok(consumed)
+    }
+
     /// Read the next line into `buf` (without the line end, cut at [`MAX_LINE`]); returns the
     /// bytes consumed including the line end, 0 at the end of input.
     ///
@@ -262,6 +316,51 @@ mod tests {
         assert_eq!(r.next_line(&mut buf).unwrap(), 6);
         assert_eq!(buf, b"after");
         assert_eq!(r.next_line(&mut buf).unwrap(), 0);
+    }
+
+    #[test]
+    fn read_lines_gives_the_lines_of_next_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("mixed.log");
+        let mut data = Vec::new();
+        // Lines across the 1 MB read buffer, CRLF, bad UTF-8, a line over MAX_LINE, an empty
+        // line, and a last line without newline.
+        for i in 0..40_000u32 {
+            data.extend_from_slice(
+                format!("line {i} {}\n", "y".repeat((i % 97) as usize)).as_bytes(),
+            );
+            if i % 5000 == 0 {
+                data.extend_from_slice(b"crlf\r\n\xff\xfe bad\n\n");
+                data.extend(std::iter::repeat_n(b'z', MAX_LINE + 10));
+                data.push(b'\n');
+            }
+        }
+        data.extend_from_slice(b"last");
+        std::fs::write(&p, &data).unwrap();
+        let expected = lines_of(&p);
+        let mut r = open_input(&Input::Path(p)).unwrap();
+        let (mut text, mut ends, mut buf) = (String::new(), Vec::new(), Vec::new());
+        let mut got = Vec::new();
+        let mut total = 0;
+        loop {
+            text.clear();
+            ends.clear();
+            let n = r
+                .read_lines(&mut text, &mut ends, (70_000, 1000), &mut buf)
+                .unwrap();
+            if n == 0 {
+                break;
+            }
+            total += n;
+            let mut start = 0;
+            for &e in &ends {
+                got.push(text[start..e].to_string());
+                start = e;
+            }
+        }
+        assert_eq!(total, data.len() as u64);
+        assert_eq!(got.len(), expected.len());
+        assert_eq!(got, expected);
     }
 
     #[test]

@@ -8,7 +8,7 @@
 //! segment's text, so each segment is parsed and correlated inside one thread scope.
 
 use crate::reader::InputReader;
-use crate::{line_text, open_input, IngestError, Input, Options, Progress, MAX_LINE};
+use crate::{open_input, IngestError, Input, Options, Progress, MAX_LINE};
 use crossbeam_channel::{bounded, Receiver, Sender};
 use mailtrace_correlate::{parse_line, Correlator, Output, Parsed};
 use mailtrace_model::{Message, Ts};
@@ -309,13 +309,16 @@ fn read_segments(
     };
     let mut seg = new_segment();
     loop {
-        let n = r.next_line(&mut buf)?;
+        let n = r.read_lines(
+            &mut seg.text,
+            &mut seg.ends,
+            (SEGMENT_BYTES, max_lines),
+            &mut buf,
+        )?;
         if n == 0 {
             break;
         }
-        offset += n as u64;
-        seg.text.push_str(&line_text(&buf));
-        seg.ends.push(seg.text.len());
+        offset += n;
         if seg.text.len() >= SEGMENT_BYTES || seg.ends.len() >= max_lines {
             seg.offset = offset;
             let full = std::mem::replace(&mut seg, new_segment());
