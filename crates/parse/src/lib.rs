@@ -18,6 +18,7 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod exim;
 pub mod postfix;
 pub mod syslog;
 mod util;

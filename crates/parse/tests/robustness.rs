@@ -82,6 +82,7 @@ fn exercise(text: &str) {
 }
 
 fn exercise_as(tag: &str, text: &str) {
+    let _ = mailtrace_parse::exim::parse(text);
     if let Some(rec) = postfix::parse(tag, text) {
         let _ = (
             rec.client(),
@@ -194,7 +195,7 @@ fn corpus_lines() -> Vec<(String, String)> {
             } else {
                 // Exim's test suite (835 files) has no syslog envelope: a sample suffices.
                 let limit = match (name.contains("/exim/"), name.ends_with('0')) {
-                    (true, true) => 3,
+                    (true, true) => 12,
                     (true, false) => 0,
                     _ => usize::MAX,
                 };
