@@ -203,6 +203,8 @@ pub fn parse<'a>(line: &'a str, ctx: &mut Context) -> Option<Envelope<'a>> {
     } else if b.len() >= 20 && b[4] == b'-' && b[10] == b'T' {
         let sp = rest.find(' ')?;
         (rfc3339(&rest[..sp])?, &rest[sp + 1..])
+    } else if b.len() >= 20 && b[4] == b'-' && b[7] == b'-' && b[10] == b' ' && b[13] == b':' {
+        return exim_mainlog(rest, ctx);
     } else {
         return None;
     };
@@ -214,6 +216,75 @@ pub fn parse<'a>(line: &'a str, ctx: &mut Context) -> Option<Envelope<'a>> {
         program,
         pid,
         text,
+    })
+}
+
+/// `YYYY-MM-DD hh:mm:ss[.fff][ +hhmm] ...`: Exim's main log (local time unless `log_timezone`
+/// added the offset), or a syslog daemon writing that date before `host prog[pid]: text`.
+/// Exim's own lines get program `exim`, no host, and the pid of `[pid] ` (`log_selector = +pid`).
+fn exim_mainlog<'a>(rest: &'a str, ctx: &mut Context) -> Option<Envelope<'a>> {
+    let b = rest.as_bytes();
+    if b[16] != b':' {
+        return None;
+    }
+    let y = i16::try_from(num(&b[0..4])?).ok()?;
+    let mo = num(&b[5..7])? as u8;
+    let d = num(&b[8..10])? as u8;
+    let (h, mi, sec) = (
+        num(&b[11..13])? as u8,
+        num(&b[14..16])? as u8,
+        num(&b[17..19])? as u8,
+    );
+    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || sec > 60 {
+        return None;
+    }
+    let mut after = &rest[19..];
+    let mut micros = 0;
+    if let Some(frac) = after.strip_prefix('.') {
+        let n = frac.bytes().take_while(u8::is_ascii_digit).count();
+        micros = fraction_micros(&frac[..n])?;
+        after = &frac[n..];
+    }
+    let mut after = after.strip_prefix(' ')?;
+    let ab = after.as_bytes();
+    let secs = if ab.len() >= 6 && matches!(ab[0], b'+' | b'-') && ab[5] == b' ' {
+        let off = i64::from(num(&ab[1..3])? * 3600 + num(&ab[3..5])? * 60);
+        let off = if ab[0] == b'-' { -off } else { off };
+        after = &after[6..];
+        let days = days_from_civil(i64::from(y), i64::from(mo), i64::from(d));
+        days * 86_400 + i64::from(h) * 3600 + i64::from(mi) * 60 + i64::from(sec.min(59)) - off
+    } else {
+        ctx.local_to_utc(y, mo, d, h, mi, sec.min(59))?
+    };
+    let ts = Ts(secs * 1_000_000 + micros);
+    // `host prog[pid]: text` after the date: a syslog daemon's line (not when the first word
+    // is an Exim message id or a `[pid]`: Exim's own text).
+    if let Some((host, tail)) = after.split_once(' ') {
+        if !host.starts_with('[') && !crate::exim::is_message_id(host) {
+            if let Some((program, pid, text)) = tag(tail) {
+                return Some(Envelope {
+                    ts,
+                    host,
+                    program,
+                    pid,
+                    text,
+                });
+            }
+        }
+    }
+    let mut pid = None;
+    if let Some(p) = after.strip_prefix('[') {
+        if let Some((n, text)) = p.split_once("] ") {
+            pid = Some(num(n.as_bytes())?);
+            after = text;
+        }
+    }
+    Some(Envelope {
+        ts,
+        host: "",
+        program: "exim",
+        pid,
+        text: after,
     })
 }
 
@@ -343,6 +414,39 @@ mod tests {
 
     fn utc(year: i16) -> Context {
         Context::new(year, TimeZone::UTC)
+    }
+
+    #[test]
+    fn exim_main_log_lines() {
+        let mut c = Context::new(1999, TimeZone::fixed(jiff::tz::offset(1)));
+        // (line, utc seconds of 1999-03-02 09:44:33 local +1h, host, program, pid, text)
+        let local = 920_367_873 - 3600;
+        type Case<'a> = (&'a str, i64, &'a str, &'a str, Option<u32>, &'a str);
+        let cases: &[Case] = &[
+            ("1999-03-02 09:44:33 10HmaX-000000005vi-0000 <= someone@some.domain U=CALLER P=local-smtp S=sss", local, "", "exim", None, "10HmaX-000000005vi-0000 <= someone@some.domain U=CALLER P=local-smtp S=sss"),
+            ("1999-03-02 09:44:33 [1234] 10HmaX-000000005vi-0000 Completed", local, "", "exim", Some(1234), "10HmaX-000000005vi-0000 Completed"),
+            ("1999-03-02 09:44:33 +0000 Start queue run: pid=p1234", 920_367_873, "", "exim", None, "Start queue run: pid=p1234"),
+            ("1999-03-02 09:44:33.250 -0130 10HmaX-000000005vi-0000 Frozen: x", 920_367_873 + 5400, "", "exim", None, "10HmaX-000000005vi-0000 Frozen: x"),
+            ("1999-03-02 09:44:33 H=(test) [10.0.0.2] F=<a@b> rejected RCPT <c@d>: Sender verify failed", local, "", "exim", None, "H=(test) [10.0.0.2] F=<a@b> rejected RCPT <c@d>: Sender verify failed"),
+            ("1999-03-02 09:44:33 mx1.fqdn.local exim[29786]: dovecot_login authenticator failed for (User) [192.0.2.37]: 535 Incorrect", local, "mx1.fqdn.local", "exim", Some(29786), "dovecot_login authenticator failed for (User) [192.0.2.37]: 535 Incorrect"),
+        ];
+        for (line, secs, host, program, pid, text) in cases {
+            let e = parse(line, &mut c).unwrap_or_else(|| panic!("{line}"));
+            assert_eq!(e.ts.0 / 1_000_000, *secs, "{line}");
+            assert_eq!(
+                (e.host, e.program, e.pid, e.text),
+                (*host, *program, *pid, *text),
+                "{line}"
+            );
+        }
+        assert_eq!(parse(cases[3].0, &mut c).unwrap().ts.0 % 1_000_000, 250_000);
+        for bad in [
+            "1999-13-02 09:44:33 x",
+            "1999-03-02 25:44:33 x",
+            "1999-03-02 09:44:33",
+        ] {
+            assert!(parse(bad, &mut c).is_none(), "{bad}");
+        }
     }
 
     #[test]
