@@ -219,26 +219,34 @@ pub fn delay_bucket_bound(b: u32) -> f64 {
 
 /// A reason shortened the way pflogsumm does: the remote reply without the host prefix, at
 /// most 80 characters.
-pub(crate) fn short_reason(text: &str) -> String {
+pub(crate) fn short_reason(text: &str) -> Cow<'_, str> {
     let t = text.trim();
     let t = t
         .split_once(" said: ")
         .map_or(t, |(_, r)| r)
         .trim_end_matches(')');
     let t = t.split(" (in reply to ").next().unwrap_or(t);
-    let mut s: String = t.chars().take(80).collect();
-    if t.chars().count() > 80 {
-        s.push('…');
+    match t.char_indices().nth(80) {
+        Some((cut, _)) => Cow::Owned(format!("{}…", &t[..cut])),
+        None => Cow::Borrowed(t),
     }
-    s
+}
+
+/// `a\tb` in `buf`: the key of a pair (reason by host, example by class).
+fn pair<'k>(buf: &'k mut String, a: &str, b: &str) -> &'k str {
+    buf.clear();
+    buf.push_str(a);
+    buf.push('\t');
+    buf.push_str(b);
+    buf
 }
 
 /// The host part of a relay (`mx.example.org[192.0.2.1]:25` → `mx.example.org`).
-fn relay_host(relay: Option<&str>) -> String {
+fn relay_host(relay: Option<&str>) -> &str {
     relay
-        .map(|r| r.split('[').next().unwrap_or(r).to_string())
+        .map(|r| r.split('[').next().unwrap_or(r))
         .filter(|r| !r.is_empty())
-        .unwrap_or_else(|| "none".into())
+        .unwrap_or("none")
 }
 
 /// The domain of an address, lower-cased (the whole address when it has none). Keys are
@@ -299,6 +307,7 @@ fn reject(
     code: Option<u16>,
     dsn: Option<&str>,
     text: &str,
+    key: &mut String,
     out: &mut dyn FnMut(Contribution),
 ) {
     out(Contribution::count(at, Dim::Rejected, ""));
@@ -307,23 +316,25 @@ fn reject(
     out(Contribution::count(
         at,
         Dim::RejectExample,
-        format!("{}\t{text}", class.key()),
+        pair(key, class.key(), text),
     ));
     let client = m
         .client_host
-        .clone()
-        .filter(|h| h != "unknown")
-        .or_else(|| m.client_ip.clone())
-        .unwrap_or_else(|| "none".into());
+        .as_deref()
+        .filter(|h| *h != "unknown")
+        .or(m.client_ip.as_deref())
+        .unwrap_or("none");
     out(Contribution::count(
         at,
         Dim::RejectReason,
-        format!("{client}\t{}", short_reason(text)),
+        pair(key, client, &short_reason(text)),
     ));
 }
 
 /// The contributions of one message (see the crate documentation for the definitions).
 pub fn contributions(m: &Message, out: &mut dyn FnMut(Contribution)) {
+    // Scratch for composite keys.
+    let mut key = String::new();
     let t = m.received_at;
     out(Contribution::count(t, Dim::Seen, ""));
     let size = m.size.unwrap_or(0);
@@ -373,7 +384,7 @@ pub fn contributions(m: &Message, out: &mut dyn FnMut(Contribution)) {
             rejected_recipients += 1;
             let text = r.response.as_deref().or(m.reason.as_deref()).unwrap_or("");
             let at = r.last_attempt_at.unwrap_or(t);
-            reject(m, at, r.smtp_code, r.dsn.as_deref(), text, out);
+            reject(m, at, r.smtp_code, r.dsn.as_deref(), text, &mut key, out);
         }
         for a in &r.attempts {
             let response = a.response.as_deref().unwrap_or("");
@@ -425,10 +436,10 @@ pub fn contributions(m: &Message, out: &mut dyn FnMut(Contribution)) {
                     out(Contribution::count(
                         a.at,
                         Dim::DeferralReason,
-                        format!(
-                            "{}\t{}",
+                        pair(
+                            &mut key,
                             relay_host(a.relay.as_deref()),
-                            short_reason(response)
+                            &short_reason(response),
                         ),
                     ));
                 }
@@ -438,10 +449,10 @@ pub fn contributions(m: &Message, out: &mut dyn FnMut(Contribution)) {
                     out(Contribution::count(
                         a.at,
                         Dim::BounceReason,
-                        format!(
-                            "{}\t{}",
+                        pair(
+                            &mut key,
                             relay_host(a.relay.as_deref()),
-                            short_reason(response)
+                            &short_reason(response),
                         ),
                     ));
                 }
@@ -456,7 +467,7 @@ pub fn contributions(m: &Message, out: &mut dyn FnMut(Contribution)) {
         // Refused as a whole (a content check, or before any recipient).
         let text = m.reason.as_deref().unwrap_or("");
         let (code, dsn) = reply_codes(text);
-        reject(m, t, code, dsn.as_deref(), text, out);
+        reject(m, t, code, dsn.as_deref(), text, &mut key, out);
     }
 }
 
@@ -482,7 +493,7 @@ pub fn line_contributions(line: &str, at: Ts, out: &mut dyn FnMut(Contribution))
         out(Contribution::count(
             at,
             Dim::Warning,
-            short_reason(&normalize(rest)),
+            short_reason(&normalize(rest)).into_owned(),
         ));
     } else if let Some(rest) = body.strip_prefix("fatal: ") {
         out(Contribution::count(at, Dim::Fatal, short_reason(rest)));
