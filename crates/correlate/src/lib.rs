@@ -29,6 +29,7 @@
 //! ```
 #![deny(missing_docs)]
 
+mod exim;
 mod postfix;
 
 pub use postfix::{parse_line, Correlator, CorrelatorState, Limits, Parsed};
@@ -103,6 +104,8 @@ pub struct Counters {
     pub lines: u64,
     /// Lines of Postfix daemons.
     pub postfix: u64,
+    /// Lines of Exim.
+    pub exim: u64,
     /// Lines without envelope or with Postfix text no rule knows.
     pub unparsed: u64,
     /// Lines of other programs.

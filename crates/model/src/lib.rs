@@ -27,6 +27,8 @@ use std::borrow::Cow;
 
 /// The mail transfer agent that wrote the lines a message was built from.
 pub const MTA_POSTFIX: &str = "postfix";
+/// Exim.
+pub const MTA_EXIM: &str = "exim";
 
 /// One message as one server handled it.
 ///

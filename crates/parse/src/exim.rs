@@ -37,6 +37,8 @@ pub enum Kind<'a> {
     Frozen(&'a str),
     /// `Unfrozen by ...`.
     Unfrozen,
+    /// `removed by USER`: an administrator deleted it from the queue (`exim -Mrm`).
+    Removed,
     /// A refusal: a recipient, a message after DATA, a HELO, a connection.
     Rejected(Reject<'a>),
     /// `... authenticator failed for HOST: 535 ...`.
@@ -216,6 +218,9 @@ fn kind(body: &str) -> Kind<'_> {
     }
     if body.starts_with("Unfrozen by ") {
         return Kind::Unfrozen;
+    }
+    if body.starts_with("removed by ") {
+        return Kind::Removed;
     }
     if let Some(r) = reject(body) {
         return Kind::Rejected(r);

@@ -257,11 +257,22 @@ fn exim_mainlog<'a>(rest: &'a str, ctx: &mut Context) -> Option<Envelope<'a>> {
         ctx.local_to_utc(y, mo, d, h, mi, sec.min(59))?
     };
     let ts = Ts(secs * 1_000_000 + micros);
-    // `host prog[pid]: text` after the date: a syslog daemon's line (not when the first word
-    // is an Exim message id or a `[pid]`: Exim's own text).
+    // `host prog[pid]: text` after the date: a syslog daemon's line. Exim's own text can look
+    // the same (`proxy session: yes`, an ACL's `logwrite`), so the tag must have a pid or be
+    // a mail daemon's, and the host must look like one.
     if let Some((host, tail)) = after.split_once(' ') {
-        if !host.starts_with('[') && !crate::exim::is_message_id(host) {
-            if let Some((program, pid, text)) = tag(tail) {
+        let hostlike = !host.is_empty()
+            && host
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'))
+            && !crate::exim::is_message_id(host);
+        if let Some((program, pid, text)) = tag(tail).filter(|_| hostlike) {
+            let daemon = program.contains('/')
+                || matches!(
+                    program,
+                    "exim" | "exim4" | "sendmail" | "sm-mta" | "postfix"
+                );
+            if pid.is_some() || daemon {
                 return Some(Envelope {
                     ts,
                     host,
@@ -274,9 +285,12 @@ fn exim_mainlog<'a>(rest: &'a str, ctx: &mut Context) -> Option<Envelope<'a>> {
     }
     let mut pid = None;
     if let Some(p) = after.strip_prefix('[') {
+        // `[pid] ` (`log_selector = +pid`); `[192.0.2.1] ...` is text.
         if let Some((n, text)) = p.split_once("] ") {
-            pid = Some(num(n.as_bytes())?);
-            after = text;
+            if let Some(n) = num(n.as_bytes()) {
+                pid = Some(n);
+                after = text;
+            }
         }
     }
     Some(Envelope {

@@ -114,8 +114,10 @@ struct Open {
 }
 
 #[derive(Default)]
-struct Server {
-    name: String,
+pub(crate) struct Server {
+    pub(crate) name: String,
+    /// Exim's messages of this server.
+    pub(crate) exim: crate::exim::EximServer,
     sessions: Map<u32, Session>,
     /// Boxed: a message is large, and growing the map moves every entry.
     open: Map<String, Box<Open>>,
@@ -125,15 +127,15 @@ struct Server {
     /// cipher, when established. Its deliveries to that peer went over it (connections are
     /// cached and reused without a new TLS line).
     agent_tls: Map<u32, (String, String, Ts)>,
-    noqueue_last: (Ts, u64),
+    pub(crate) noqueue_last: (Ts, u64),
 }
 
 /// Streams log lines into messages. See the crate documentation.
 #[derive(Default)]
 pub struct Correlator {
-    servers: Vec<Server>,
+    pub(crate) servers: Vec<Server>,
     index: Map<String, usize>,
-    out: Output,
+    pub(crate) out: Output,
     limits: Limits,
     last_ts: Ts,
     last_sweep: Ts,
@@ -142,9 +144,9 @@ pub struct Correlator {
     last_message_sweep: Ts,
     counters: Counters,
     /// The line being fed.
-    cur: Cur,
+    pub(crate) cur: Cur,
     /// Keep no timeline and no line numbers (see [`Correlator::lean`]).
-    lean: bool,
+    pub(crate) lean: bool,
     /// Index of the server of the last line.
     last_server: usize,
 }
@@ -152,8 +154,8 @@ pub struct Correlator {
 /// The line being fed: its number and where its text is in memory, so that an event whose
 /// text is the tail of the line refers to it instead of copying it.
 #[derive(Debug, Default, Clone, Copy)]
-struct Cur {
-    no: LineNo,
+pub(crate) struct Cur {
+    pub(crate) no: LineNo,
     start: usize,
     end: usize,
 }
@@ -169,7 +171,7 @@ impl Cur {
     }
 
     /// A timeline event; `text` is usually a tail of the current line.
-    fn event(&self, at: Ts, kind: impl Into<Cow<'static, str>>, text: &str) -> Event {
+    pub(crate) fn event(&self, at: Ts, kind: impl Into<Cow<'static, str>>, text: &str) -> Event {
         let begin = text.as_ptr() as usize;
         if !text.is_empty() && begin >= self.start && begin + text.len() == self.end {
             Event {
@@ -219,6 +221,11 @@ impl Correlator {
                 continue;
             };
             let s = c.server(&msg.server);
+            if msg.mta == mailtrace_model::MTA_EXIM {
+                let open = crate::exim::Open { msg, dirty: false };
+                c.servers[s].exim.open.insert(qid, Box::new(open));
+                continue;
+            }
             let session = c.servers[s]
                 .sessions
                 .iter()
@@ -245,7 +252,10 @@ impl Correlator {
 
     /// Number of messages in flight.
     pub fn open_messages(&self) -> usize {
-        self.servers.iter().map(|s| s.open.len()).sum()
+        self.servers
+            .iter()
+            .map(|s| s.open.len() + s.exim.open.len())
+            .sum()
     }
 
     fn server(&mut self, name: &str) -> usize {
@@ -303,6 +313,15 @@ impl Correlator {
         };
         self.last_ts = env.ts;
         let host = server.unwrap_or(env.host);
+        if let Some(rec) = &parsed.exim {
+            self.counters.exim += 1;
+            let s = self.server(host);
+            self.exim_record(s, env.ts, rec, env.text);
+            if env.ts.0 - self.last_sweep.0 > 60_000_000 {
+                self.sweep(env.ts);
+            }
+            return;
+        }
         let Some(rec) = &parsed.record else {
             self.counters.other += 1;
             self.loose(host, env.ts, LooseKind::Other, no);
@@ -324,7 +343,7 @@ impl Correlator {
         }
     }
 
-    fn loose(&mut self, server: &str, at: Ts, kind: LooseKind, no: LineNo) {
+    pub(crate) fn loose(&mut self, server: &str, at: Ts, kind: LooseKind, no: LineNo) {
         self.out.loose.push(LooseLine {
             server: server.to_string(),
             at,
@@ -349,7 +368,7 @@ impl Correlator {
         }
     }
 
-    fn finish(&mut self, mut m: Message) {
+    pub(crate) fn finish(&mut self, mut m: Message) {
         m.open = false;
         finalize(&mut m);
         self.counters.messages_done += 1;
@@ -412,6 +431,9 @@ impl Correlator {
                     }
                 }
             }
+            if messages_too {
+                self.exim_sweep(s, now, limits.message_idle);
+            }
         }
     }
 
@@ -431,6 +453,12 @@ impl Correlator {
     pub fn checkpoint(&mut self) -> Output {
         for srv in &mut self.servers {
             for o in srv.open.values_mut().filter(|o| o.dirty) {
+                o.dirty = false;
+                let mut m = o.msg.clone();
+                finalize(&mut m);
+                self.out.messages.push(m);
+            }
+            for o in srv.exim.open.values_mut().filter(|o| o.dirty) {
                 o.dirty = false;
                 let mut m = o.msg.clone();
                 finalize(&mut m);
@@ -470,6 +498,11 @@ impl Correlator {
                 finalize(&mut m);
                 self.out.messages.push(m);
             }
+            for (_, o) in srv.exim.open.drain() {
+                let mut m = o.msg;
+                finalize(&mut m);
+                self.out.messages.push(m);
+            }
         }
         self.out
     }
@@ -503,18 +536,39 @@ pub struct Parsed<'a> {
     pub envelope: Option<syslog::Envelope<'a>>,
     /// What Postfix logged; `None` when another program wrote the line.
     pub record: Option<Record<'a>>,
+    /// What Exim logged; `None` when another program wrote the line.
+    pub exim: Option<mailtrace_parse::exim::Record<'a>>,
 }
 
 /// Parse a line for [`Correlator::feed_parsed`].
 pub fn parse_line<'a>(line: &'a str, ctx: &mut syslog::Context) -> Parsed<'a> {
     let envelope = syslog::parse(line, ctx);
-    let record = envelope
+    let exim = envelope
         .as_ref()
-        .and_then(|env| postfix::parse(env.program, env.text));
+        .filter(|env| env.program.starts_with("exim"))
+        .map(|env| {
+            // Through syslog, Exim writes its own date first (`syslog_timestamp`).
+            let text = match env.text.as_bytes() {
+                [y, _, _, _, b'-', _, _, b'-', _, _, b' ', _, _, b':', _, _, b':', _, _, b' ', ..]
+                    if y.is_ascii_digit() =>
+                {
+                    &env.text[20..]
+                }
+                _ => env.text,
+            };
+            mailtrace_parse::exim::parse(text)
+        });
+    let record = match exim {
+        Some(_) => None,
+        None => envelope
+            .as_ref()
+            .and_then(|env| postfix::parse(env.program, env.text)),
+    };
     Parsed {
         line,
         envelope,
         record,
+        exim,
     }
 }
 
@@ -531,7 +585,7 @@ fn rejected_recipient(to: &str, reply: &postfix::Reply<'_>, at: Ts) -> Recipient
     }
 }
 
-fn reject_message(
+pub(crate) fn reject_message(
     m: &mut Message,
     at: Ts,
     to: Option<&str>,
@@ -559,7 +613,7 @@ fn reject_message(
 }
 
 /// Sort the timeline and compute the message status.
-fn finalize(m: &mut Message) {
+pub(crate) fn finalize(m: &mut Message) {
     m.events.sort_by_key(|e| e.at);
     if m.recipients.is_empty() {
         return;
