@@ -183,14 +183,7 @@ impl Correlator {
                 "frozen"
             }
             Kind::Removed => {
-                for r in &mut m.recipients {
-                    if !r.status.is_final() || r.status == Status::Deferred {
-                        r.status = Status::Removed;
-                    }
-                }
-                if m.recipients.is_empty() {
-                    m.status = Status::Removed;
-                }
+                m.end_pending(Status::Removed);
                 "removed"
             }
             Kind::Unfrozen => {
@@ -368,17 +361,10 @@ fn deliver(m: &mut Message, at: Ts, d: &Delivery<'_>) -> &'static str {
         r.address = a.to_string();
     }
     let r = &mut m.recipients[idx];
-    r.status = status.recipient_status();
+    r.record(attempt);
     if d.outcome == Outcome::Failed && text.contains("retry timeout exceeded") {
         r.status = Status::Expired;
     }
-    r.dsn = attempt.dsn.clone();
-    r.smtp_code = attempt.smtp_code;
-    r.response = attempt.response.clone();
-    r.relay = attempt.relay.clone();
-    r.delay_s = attempt.delay_s;
-    r.last_attempt_at = Some(at);
-    r.attempts.push(attempt);
     status.as_str()
 }
 

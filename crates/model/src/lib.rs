@@ -119,7 +119,35 @@ pub struct Message {
     pub open: bool,
 }
 
+impl Recipient {
+    /// Add a delivery attempt: it becomes the recipient's last state (status, codes, response,
+    /// relay, delay).
+    pub fn record(&mut self, attempt: Attempt) {
+        self.status = attempt.status.recipient_status();
+        self.dsn = attempt.dsn.clone();
+        self.smtp_code = attempt.smtp_code;
+        self.response = attempt.response.clone();
+        self.relay = attempt.relay.clone();
+        self.delay_s = attempt.delay_s;
+        self.last_attempt_at = Some(attempt.at);
+        self.attempts.push(attempt);
+    }
+}
+
 impl Message {
+    /// The queue ended the message as `status` (expired, removed): so do its recipients still
+    /// pending or deferred, or the message itself when it has none.
+    pub fn end_pending(&mut self, status: Status) {
+        for r in &mut self.recipients {
+            if !r.status.is_final() || r.status == Status::Deferred {
+                r.status = status;
+            }
+        }
+        if self.recipients.is_empty() {
+            self.status = status;
+        }
+    }
+
     /// The sender's domain, lower-cased, or `None` for the null sender and unknown senders.
     pub fn sender_domain(&self) -> Option<String> {
         self.sender.as_deref().and_then(domain_of)

@@ -242,15 +242,7 @@ impl Correlator {
                         });
                         m.recipients.len() - 1
                     });
-                let r = &mut m.recipients[idx];
-                r.status = d.status.recipient_status();
-                r.dsn = attempt.dsn.clone();
-                r.smtp_code = attempt.smtp_code;
-                r.response = attempt.response.clone();
-                r.relay = attempt.relay.clone();
-                r.delay_s = attempt.delay_s;
-                r.last_attempt_at = Some(at);
-                r.attempts.push(attempt);
+                m.recipients[idx].record(attempt);
                 if let (Some(child), true) = (
                     d.queued_as,
                     d.relay.is_some_and(|rl| is_local_relay(rl, &srv.name)),
@@ -268,14 +260,7 @@ impl Correlator {
                 d.status.as_str()
             }
             Kind::Expired { .. } => {
-                for r in &mut m.recipients {
-                    if !r.status.is_final() || r.status == Status::Deferred {
-                        r.status = Status::Expired;
-                    }
-                }
-                if m.recipients.is_empty() {
-                    m.status = Status::Expired;
-                }
+                m.end_pending(Status::Expired);
                 "expired"
             }
             Kind::Removed => {
