@@ -72,7 +72,7 @@ pub fn scan(
     inputs: &[Input],
     opts: &Options,
     progress: &mut dyn Progress,
-    message: &mut (dyn FnMut(Message) + Send),
+    message: &mut (dyn FnMut(&Message) + Send),
     line: &mut dyn FnMut(&str, Ts),
 ) -> Result<ScanSummary, IngestError> {
     let mut correlator = Correlator::with_limits(opts.limits).lean();
@@ -91,8 +91,11 @@ pub fn scan(
         let max_lines = usize::try_from(opts.batch_lines.max(1)).unwrap_or(usize::MAX);
         scope.spawn(move || read_ahead(inputs, max_lines, &ahead_tx, &used_rx));
         scope.spawn(move || {
-            for mut batch in done_rx {
-                batch.drain(..).for_each(&mut *message);
+            for batch in done_rx {
+                batch.iter().for_each(&mut *message);
+                // Dropped where they were made: freeing on the allocating thread keeps its
+                // pages in use, where cross-thread frees let the allocator hand them back to
+                // the kernel and fault in fresh (zeroed) ones.
                 let _ = empty_tx.try_send(batch);
             }
         });
@@ -181,10 +184,13 @@ impl Router {
         self.handed += 1;
         self.batch.push(m);
         if self.batch.len() >= MESSAGE_BATCH {
-            let next = self
-                .empty
-                .try_recv()
-                .unwrap_or_else(|_| Vec::with_capacity(MESSAGE_BATCH));
+            let next = match self.empty.try_recv() {
+                Ok(mut used) => {
+                    used.clear();
+                    used
+                }
+                Err(_) => Vec::with_capacity(MESSAGE_BATCH),
+            };
             let batch = std::mem::replace(&mut self.batch, next);
             // A closed channel means the caller's thread is gone (it panicked): the scope
             // reports that when it joins.
@@ -360,7 +366,7 @@ mod tests {
             &inputs,
             &opts,
             &mut NoProgress,
-            &mut |m| messages.push(m),
+            &mut |m| messages.push(m.clone()),
             &mut |l, at| lines.push((l.to_string(), at)),
         )
         .unwrap();

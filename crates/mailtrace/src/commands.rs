@@ -390,8 +390,8 @@ fn report_files(
         &opts,
         &mut Bar::new(!io::IsTerminal::is_terminal(&io::stderr())),
         &mut |m| {
-            if filter.matches(&m) {
-                b.add_message(&m);
+            if filter.matches(m) {
+                b.add_message(m);
             }
         },
         &mut |l, at| {
