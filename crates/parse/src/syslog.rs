@@ -6,6 +6,7 @@
 //! - RFC 3339 timestamps in place of the BSD one (rsyslog `RSYSLOG_FileFormat`, journald exports);
 //! - RFC 5424 `<PRI>1 TIMESTAMP HOST APP PROCID MSGID [SD] MSG`, with or without `<PRI>`.
 
+use crate::util::{find, split2};
 use jiff::tz::TimeZone;
 use mailtrace_model::Ts;
 use serde::{Deserialize, Serialize};
@@ -160,7 +161,7 @@ fn num(b: &[u8]) -> Option<u32> {
 pub fn parse<'a>(line: &'a str, ctx: &mut Context) -> Option<Envelope<'a>> {
     let mut rest = line;
     if let Some(r) = rest.strip_prefix('<') {
-        let end = r.find('>')?;
+        let end = find(r, ">")?;
         num(&r.as_bytes()[..end])?;
         rest = &r[end + 1..];
         if let Some(r5424) = rest.strip_prefix("1 ") {
@@ -193,7 +194,7 @@ pub fn parse<'a>(line: &'a str, ctx: &mut Context) -> Option<Envelope<'a>> {
         // Some syslog daemons add the year or sub-seconds: `Mmm dd hh:mm:ss.mmm`.
         let mut micros = 0;
         if let Some(frac) = after.strip_prefix('.') {
-            let n = frac.find(' ').unwrap_or(frac.len());
+            let n = find(frac, " ").unwrap_or(frac.len());
             micros = fraction_micros(&frac[..n])?;
             after = &frac[n..];
         }
@@ -201,14 +202,14 @@ pub fn parse<'a>(line: &'a str, ctx: &mut Context) -> Option<Envelope<'a>> {
         let secs = ctx.local_to_utc(year, month, day, h, mi, s.min(59))?;
         (Ts(secs * 1_000_000 + micros), after.strip_prefix(' ')?)
     } else if b.len() >= 20 && b[4] == b'-' && b[10] == b'T' {
-        let sp = rest.find(' ')?;
+        let sp = find(rest, " ")?;
         (rfc3339(&rest[..sp])?, &rest[sp + 1..])
     } else if b.len() >= 20 && b[4] == b'-' && b[7] == b'-' && b[10] == b' ' && b[13] == b':' {
         return exim_mainlog(rest, ctx);
     } else {
         return None;
     };
-    let (host, after) = after.split_once(' ')?;
+    let (host, after) = split2(after, " ")?;
     let (program, pid, text) = tag(after)?;
     Some(Envelope {
         ts,
@@ -260,14 +261,14 @@ fn exim_mainlog<'a>(rest: &'a str, ctx: &mut Context) -> Option<Envelope<'a>> {
     // `host prog[pid]: text` after the date: a syslog daemon's line. Exim's own text can look
     // the same (`proxy session: yes`, an ACL's `logwrite`), so the tag must have a pid or be
     // a mail daemon's, and the host must look like one.
-    if let Some((host, tail)) = after.split_once(' ') {
+    if let Some((host, tail)) = split2(after, " ") {
         let hostlike = !host.is_empty()
             && host
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'))
             && !crate::exim::is_message_id(host);
         if let Some((program, pid, text)) = tag(tail).filter(|_| hostlike) {
-            let daemon = program.contains('/')
+            let daemon = find(program, "/").is_some()
                 || matches!(
                     program,
                     "exim" | "exim4" | "sendmail" | "sm-mta" | "postfix"
@@ -304,13 +305,13 @@ fn exim_mainlog<'a>(rest: &'a str, ctx: &mut Context) -> Option<Envelope<'a>> {
 
 /// `prog[pid]: text` or `prog: text`.
 fn tag(s: &str) -> Option<(&str, Option<u32>, &str)> {
-    let colon = crate::util::find(s, ": ").or_else(|| s.strip_suffix(':').map(|p| p.len()))?;
+    let colon = find(s, ": ").or_else(|| s.strip_suffix(':').map(|p| p.len()))?;
     let head = &s[..colon];
     let text = s.get(colon + 2..).unwrap_or("");
-    if head.is_empty() || head.contains(' ') {
+    if head.is_empty() || find(head, " ").is_some() {
         return None;
     }
-    match head.strip_suffix(']').and_then(|h| h.split_once('[')) {
+    match head.strip_suffix(']').and_then(|h| split2(h, "[")) {
         Some((prog, pid)) => Some((prog, Some(num(pid.as_bytes())?), text)),
         None => Some((head, None, text)),
     }

@@ -221,11 +221,10 @@ pub fn delay_bucket_bound(b: u32) -> f64 {
 /// most 80 characters.
 pub(crate) fn short_reason(text: &str) -> Cow<'_, str> {
     let t = text.trim();
-    let t = t
-        .split_once(" said: ")
-        .map_or(t, |(_, r)| r)
-        .trim_end_matches(')');
-    let t = t.split(" (in reply to ").next().unwrap_or(t);
+    let find = |t: &str, pat: &str| memchr::memmem::find(t.as_bytes(), pat.as_bytes());
+    let t = find(t, " said: ").map_or(t, |i| &t[i + 7..]);
+    let t = t.trim_end_matches(')');
+    let t = find(t, " (in reply to ").map_or(t, |i| &t[..i]);
     match t.char_indices().nth(80) {
         Some((cut, _)) => Cow::Owned(format!("{}…", &t[..cut])),
         None => Cow::Borrowed(t),
@@ -244,7 +243,7 @@ fn pair<'k>(buf: &'k mut String, a: &str, b: &str) -> &'k str {
 /// The host part of a relay (`mx.example.org[192.0.2.1]:25` → `mx.example.org`).
 fn relay_host(relay: Option<&str>) -> &str {
     relay
-        .map(|r| r.split('[').next().unwrap_or(r))
+        .map(|r| &r[..memchr::memchr(b'[', r.as_bytes()).unwrap_or(r.len())])
         .filter(|r| !r.is_empty())
         .unwrap_or("none")
 }
@@ -252,8 +251,9 @@ fn relay_host(relay: Option<&str>) -> &str {
 /// The domain of an address, lower-cased (the whole address when it has none). Keys are
 /// borrowed where they can be: most are counted many times and found, not inserted.
 fn domain(address: &str) -> Cow<'_, str> {
-    match address.rsplit_once('@') {
-        Some((_, d)) if !d.trim_end_matches('>').is_empty() => lower(d.trim_end_matches('>')),
+    match memchr::memrchr(b'@', address.as_bytes()).map(|i| address[i + 1..].trim_end_matches('>'))
+    {
+        Some(d) if !d.is_empty() => lower(d),
         _ => lower(address),
     }
 }

@@ -116,137 +116,177 @@ impl RejectClass {
     }
 }
 
+/// Groups of words that [`classify`] looks for; each word may belong to several groups.
+mod word {
+    pub const BLOCKLIST: u32 = 1 << 0;
+    pub const GREYLIST: u32 = 1 << 1;
+    pub const DMARC: u32 = 1 << 2;
+    pub const DKIM: u32 = 1 << 3;
+    pub const SPF: u32 = 1 << 4;
+    pub const UNKNOWN_RCPT: u32 = 1 << 5;
+    pub const RCPT_REJECTED: u32 = 1 << 6;
+    pub const NO_DOMAIN: u32 = 1 << 7;
+    pub const RELAY: u32 = 1 << 8;
+    pub const SENDER_DOMAIN: u32 = 1 << 9;
+    pub const TOO_LARGE: u32 = 1 << 10;
+    pub const TLS: u32 = 1 << 11;
+    pub const AUTH: u32 = 1 << 12;
+    pub const RATE: u32 = 1 << 13;
+    pub const ACCESS_DENIED: u32 = 1 << 14;
+    pub const CLIENT_REJECTED: u32 = 1 << 15;
+    pub const CLIENT_OR_HELO: u32 = 1 << 16;
+    pub const CONTENT: u32 = 1 << 17;
+}
+
+/// The words of [`classify`] (matched ignoring ASCII case) and their groups.
+const WORDS: &[(&str, u32)] = {
+    use word::*;
+    &[
+        ("blocked using", BLOCKLIST),
+        ("blocklist", BLOCKLIST),
+        ("blacklist", BLOCKLIST),
+        ("dnsbl", BLOCKLIST),
+        (" rbl", BLOCKLIST),
+        ("spamhaus", BLOCKLIST),
+        ("spamcop", BLOCKLIST),
+        ("barracudacentral", BLOCKLIST),
+        ("listed by", BLOCKLIST),
+        ("listed at", BLOCKLIST),
+        ("listed in", BLOCKLIST),
+        ("greylist", GREYLIST),
+        ("graylist", GREYLIST),
+        ("grey-list", GREYLIST),
+        ("gray-list", GREYLIST),
+        ("postgrey", GREYLIST),
+        ("dmarc", DMARC),
+        ("dkim", DKIM),
+        ("spf", SPF),
+        ("sender policy framework", SPF),
+        ("user unknown", UNKNOWN_RCPT),
+        ("unknown user", UNKNOWN_RCPT),
+        ("recipient unknown", UNKNOWN_RCPT),
+        ("no such user", UNKNOWN_RCPT),
+        ("mailbox unavailable", UNKNOWN_RCPT),
+        ("mailbox not found", UNKNOWN_RCPT),
+        ("address rejected: undeliverable", UNKNOWN_RCPT),
+        ("does not exist", UNKNOWN_RCPT),
+        ("invalid recipient", UNKNOWN_RCPT),
+        ("unknown recipient", UNKNOWN_RCPT),
+        ("recipient address rejected", RCPT_REJECTED),
+        ("domain not found", NO_DOMAIN | SENDER_DOMAIN),
+        ("host or domain name not found", NO_DOMAIN),
+        ("relay access denied", RELAY),
+        ("relaying denied", RELAY),
+        ("relay not permitted", RELAY),
+        ("not permitted to relay", RELAY),
+        ("unable to relay", RELAY),
+        ("sender address rejected: domain not found", SENDER_DOMAIN),
+        ("sender domain", SENDER_DOMAIN),
+        ("unresolvable", SENDER_DOMAIN),
+        ("size exceeds", TOO_LARGE),
+        ("too large", TOO_LARGE),
+        ("too big", TOO_LARGE),
+        ("exceeds size limit", TOO_LARGE),
+        ("message size", TOO_LARGE),
+        ("starttls", TLS),
+        ("tls", TLS),
+        ("encryption required", TLS),
+        ("must issue a starttls", TLS),
+        ("authentication", AUTH),
+        ("sasl", AUTH),
+        ("not authenticated", AUTH),
+        ("auth ", AUTH),
+        ("rate limit", RATE),
+        ("too many", RATE),
+        ("exceeded", RATE),
+        ("try again later", RATE),
+        ("slow down", RATE),
+        ("throttl", RATE),
+        ("concurrency", RATE),
+        ("access denied", ACCESS_DENIED),
+        ("client host rejected", CLIENT_REJECTED | CLIENT_OR_HELO),
+        ("helo command rejected", CLIENT_REJECTED | CLIENT_OR_HELO),
+        ("reverse hostname", CLIENT_OR_HELO),
+        ("cannot find your hostname", CLIENT_OR_HELO),
+        ("fully-qualified", CLIENT_OR_HELO),
+        ("host name", CLIENT_OR_HELO),
+        ("hostname", CLIENT_OR_HELO),
+        ("helo", CLIENT_OR_HELO),
+        ("ehlo", CLIENT_OR_HELO),
+        ("spam", CONTENT),
+        ("content", CONTENT),
+        ("virus", CONTENT),
+        ("malware", CONTENT),
+        ("header", CONTENT),
+        ("body", CONTENT),
+        ("policy", CONTENT),
+        ("phish", CONTENT),
+        ("attachment", CONTENT),
+    ]
+};
+
+/// The groups of [`WORDS`] found in `text`, in one pass.
+fn word_groups(text: &str) -> u32 {
+    static WORD_SET: std::sync::LazyLock<aho_corasick::AhoCorasick> =
+        std::sync::LazyLock::new(|| {
+            aho_corasick::AhoCorasick::builder()
+                .ascii_case_insensitive(true)
+                .build(WORDS.iter().map(|(w, _)| w))
+                .expect("a small fixed word list")
+        });
+    WORD_SET
+        .find_overlapping_iter(text)
+        .fold(0, |g, m| g | WORDS[m.pattern().as_usize()].1)
+}
+
 /// Classify a refusal from its reply code, enhanced status code and text.
 pub fn classify(code: Option<u16>, dsn: Option<&str>, text: &str) -> RejectClass {
-    let t = text.to_ascii_lowercase();
-    let has = |words: &[&str]| words.iter().any(|w| t.contains(w));
-    if has(&[
-        "blocked using",
-        "blocklist",
-        "blacklist",
-        "dnsbl",
-        " rbl",
-        "spamhaus",
-        "spamcop",
-        "barracudacentral",
-        "listed by",
-        "listed at",
-        "listed in",
-    ]) {
+    use word::*;
+    let found = word_groups(text);
+    let has = |group: u32| found & group != 0;
+    if has(BLOCKLIST) {
         return RejectClass::Blocklist;
     }
-    if has(&["greylist", "graylist", "grey-list", "gray-list", "postgrey"]) {
+    if has(GREYLIST) {
         return RejectClass::Greylisting;
     }
-    if has(&["dmarc"]) {
+    if has(DMARC) {
         return RejectClass::Dmarc;
     }
-    if has(&["dkim"]) {
+    if has(DKIM) {
         return RejectClass::Dkim;
     }
-    if has(&["spf", "sender policy framework"]) {
+    if has(SPF) {
         return RejectClass::Spf;
     }
-    if has(&[
-        "user unknown",
-        "unknown user",
-        "recipient unknown",
-        "no such user",
-        "mailbox unavailable",
-        "mailbox not found",
-        "address rejected: undeliverable",
-        "does not exist",
-        "invalid recipient",
-        "unknown recipient",
-    ]) || dsn == Some("5.1.1")
-        || (t.contains("recipient address rejected")
-            && has(&["domain not found", "host or domain name not found"]))
-    {
+    if has(UNKNOWN_RCPT) || dsn == Some("5.1.1") || (has(RCPT_REJECTED) && has(NO_DOMAIN)) {
         return RejectClass::UnknownRecipient;
     }
-    if has(&[
-        "relay access denied",
-        "relaying denied",
-        "relay not permitted",
-        "not permitted to relay",
-        "unable to relay",
-    ]) {
+    if has(RELAY) {
         return RejectClass::RelayDenied;
     }
-    if has(&[
-        "sender address rejected: domain not found",
-        "domain not found",
-        "sender domain",
-        "unresolvable",
-    ]) || matches!(dsn, Some("4.1.8" | "5.1.8"))
-    {
+    if has(SENDER_DOMAIN) || matches!(dsn, Some("4.1.8" | "5.1.8")) {
         return RejectClass::SenderDomainNotFound;
     }
-    if has(&[
-        "size exceeds",
-        "too large",
-        "too big",
-        "exceeds size limit",
-        "message size",
-    ]) || matches!(dsn, Some("5.3.4" | "5.2.3" | "4.3.4"))
-        || code == Some(552)
-    {
+    if has(TOO_LARGE) || matches!(dsn, Some("5.3.4" | "5.2.3" | "4.3.4")) || code == Some(552) {
         return RejectClass::TooLarge;
     }
-    if has(&[
-        "starttls",
-        "tls",
-        "encryption required",
-        "must issue a starttls",
-    ]) || matches!(dsn, Some("5.7.10" | "5.7.11"))
-    {
+    if has(TLS) || matches!(dsn, Some("5.7.10" | "5.7.11")) {
         return RejectClass::Tls;
     }
-    if has(&["authentication", "sasl", "not authenticated", "auth "])
-        || matches!(dsn, Some("5.7.8" | "5.7.0" | "5.7.9"))
-    {
+    if has(AUTH) || matches!(dsn, Some("5.7.8" | "5.7.0" | "5.7.9")) {
         return RejectClass::Authentication;
     }
-    if has(&[
-        "rate limit",
-        "too many",
-        "exceeded",
-        "try again later",
-        "slow down",
-        "throttl",
-        "concurrency",
-    ]) || matches!(dsn, Some("4.7.28" | "4.4.5"))
-        || code == Some(421)
-    {
+    if has(RATE) || matches!(dsn, Some("4.7.28" | "4.4.5")) || code == Some(421) {
         return RejectClass::RateLimit;
     }
-    if has(&["access denied"]) && !has(&["client host rejected", "helo command rejected"]) {
+    if has(ACCESS_DENIED) && !has(CLIENT_REJECTED) {
         return RejectClass::AccessPolicy;
     }
-    if has(&[
-        "client host rejected",
-        "helo command rejected",
-        "reverse hostname",
-        "cannot find your hostname",
-        "fully-qualified",
-        "host name",
-        "hostname",
-        "helo",
-        "ehlo",
-    ]) {
+    if has(CLIENT_OR_HELO) {
         return RejectClass::ClientOrHelo;
     }
-    if has(&[
-        "spam",
-        "content",
-        "virus",
-        "malware",
-        "header",
-        "body",
-        "policy",
-        "phish",
-        "attachment",
-    ]) {
+    if has(CONTENT) {
         return RejectClass::SpamContent;
     }
     RejectClass::Other

@@ -380,11 +380,16 @@ fn header_value<'a>(header: &'a str, name: &str) -> Option<&'a str> {
 
 /// Is a `relay=` value this server itself (a content filter or a second instance)?
 fn is_local_relay(relay: &str, server: &str) -> bool {
-    let host = relay.split('[').next().unwrap_or(relay);
-    let addr = relay
-        .split_once('[')
-        .and_then(|(_, r)| r.split(']').next())
-        .unwrap_or("");
+    let (host, addr) = match memchr::memchr(b'[', relay.as_bytes()) {
+        Some(i) => {
+            let r = &relay[i + 1..];
+            (
+                &relay[..i],
+                &r[..memchr::memchr(b']', r.as_bytes()).unwrap_or(r.len())],
+            )
+        }
+        None => (relay, ""),
+    };
     addr.starts_with("127.")
         || addr == "::1"
         || host == "localhost"

@@ -60,7 +60,7 @@ const SERVICES: &[&str] = &[
 
 /// Is this program tag a Postfix daemon? Returns `(instance, service)`.
 pub fn program(tag: &str) -> Option<(&str, &str)> {
-    let (instance, _) = tag.split_once('/')?;
+    let (instance, _) = split2(tag, "/")?;
     let service = tag.rsplit('/').next()?;
     (instance.starts_with("postfix") || SERVICES.contains(&service)).then_some((instance, service))
 }
@@ -352,7 +352,7 @@ fn smtpd_session_line(body: &str) -> Option<Kind<'_>> {
         });
     }
     if let Some(rest) = body.strip_prefix("disconnect from ") {
-        let (c, commands) = match rest.split_once(' ') {
+        let (c, commands) = match split2(rest, " ") {
             Some((c, cmds)) => (c, Some(cmds)),
             None => (rest, None),
         };
@@ -381,7 +381,7 @@ fn smtpd_session_line(body: &str) -> Option<Kind<'_>> {
             .strip_prefix(trust)
             .and_then(|r| r.strip_prefix(" TLS connection established "))
         {
-            let (direction, rest) = rest.split_once(' ')?;
+            let (direction, rest) = split2(rest, " ")?;
             let (peer, details) = Peer::prefix(rest)?;
             return Some(Kind::Tls {
                 trust,
@@ -473,7 +473,7 @@ fn reject_like(body: &str) -> Option<Kind<'_>> {
     if !REJECT_ACTIONS.contains(&action) {
         return None;
     }
-    let (stage, rest) = rest.split_once(' ').unwrap_or((rest, ""));
+    let (stage, rest) = split2(rest, " ").unwrap_or((rest, ""));
     if stage == "header"
         || stage == "body"
         || !stage
@@ -518,7 +518,7 @@ fn parse_envelope(mut s: &str) -> (Envelope<'_>, &str) {
     let mut env = Envelope::default();
     loop {
         s = s.trim_start_matches([' ', ',']);
-        let Some((key, rest)) = s.split_once('=') else {
+        let Some((key, rest)) = split2(s, "=") else {
             break;
         };
         let slot = match key {
@@ -529,7 +529,7 @@ fn parse_envelope(mut s: &str) -> (Envelope<'_>, &str) {
             _ => break,
         };
         let (value, tail) = if let Some(inner) = rest.strip_prefix('<') {
-            match inner.find('>') {
+            match find(inner, ">") {
                 Some(i) => {
                     // The value ends at the last `>` before the next separator.
                     let end = inner[i..]
@@ -561,10 +561,10 @@ fn check_line(body: &str) -> Option<Kind<'_>> {
     let colon = memchr::memchr(b':', body.as_bytes())?;
     let action = &body[..colon];
     let rest = body[colon + 1..].strip_prefix(' ')?;
-    if action.contains(' ') {
+    if find(action, " ").is_some() {
         return None;
     }
-    let (part, rest) = rest.split_once(' ')?;
+    let (part, rest) = split2(rest, " ")?;
     if part != "header" && part != "body" {
         return None;
     }
@@ -608,11 +608,9 @@ fn delivery(rest: &str) -> Option<Delivery<'_>> {
         if s.is_empty() {
             break;
         }
-        let (key, value_and_rest) = s.split_once('=')?;
+        let (key, value_and_rest) = split2(s, "=")?;
         if key == "status" {
-            let (word, resp) = value_and_rest
-                .split_once(' ')
-                .unwrap_or((value_and_rest, ""));
+            let (word, resp) = split2(value_and_rest, " ").unwrap_or((value_and_rest, ""));
             let word = word.split('-').next().unwrap_or(word);
             status = AttemptStatus::from_postfix(word);
             let resp = resp.trim();

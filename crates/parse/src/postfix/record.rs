@@ -102,7 +102,7 @@ impl<'a> Record<'a> {
             Kind::Reject { stage, .. } | Kind::LostConnection { stage, .. } => Some(stage),
             Kind::Postscreen { detail, .. } => {
                 let s = detail.strip_prefix("after ")?;
-                let end = s.find(':').unwrap_or(s.len());
+                let end = find(s, ":").unwrap_or(s.len());
                 Some(s[..end].trim()).filter(|s| !s.is_empty())
             }
             Kind::Note(text) | Kind::QueueNote(text) => match proxy_note(text) {
@@ -145,7 +145,7 @@ impl<'a> Record<'a> {
 /// `proxy-accept: STAGE: REPLY; from=<> to=<> ...`.
 fn proxy_note(text: &str) -> Option<(&str, Reply<'_>, Envelope<'_>)> {
     let rest = text.strip_prefix("proxy-accept: ")?;
-    let (stage, rest) = rest.split_once(':')?;
+    let (stage, rest) = split2(rest, ":")?;
     let (reply, envelope) = split_trailer(rest.trim_start());
     Some((stage, Reply::parse(reply), envelope))
 }
@@ -214,10 +214,10 @@ fn text_client(text: &str) -> Option<Peer<'_>> {
 /// `service:addr`; an inet service bound to one address is itself `addr:port`.
 fn anvil_client(text: &str) -> Option<Peer<'_>> {
     let (_, rest) = split2(text, " for (")?;
-    let key = &rest[..rest.find(')')?];
-    let (first, rest) = key.split_once(':')?;
-    let addr = if first.contains('.') || first.starts_with('[') {
-        rest.split_once(':')?.1
+    let key = &rest[..find(rest, ")")?];
+    let (first, rest) = split2(key, ":")?;
+    let addr = if find(first, ".").is_some() || first.starts_with('[') {
+        split2(rest, ":")?.1
     } else {
         rest
     };
