@@ -83,7 +83,7 @@ impl Correlator {
                 sender: Some(a.sender.to_string()),
                 size: a.size,
                 message_id: a.message_id.map(|i| format!("<{i}>")),
-                subject: a.subject.map(str::to_string),
+                subject: a.subject.as_deref().map(str::to_string),
                 proto: a.proto.map(str::to_string),
                 tls: a.tls.map(str::to_string),
                 received_at: at,

@@ -179,3 +179,11 @@ fn remote_delivery_has_relay_reply_and_timeline() {
     let kinds: Vec<&str> = m.events.iter().map(|e| e.kind.as_ref()).collect();
     assert_eq!(kinds, ["queued", "sent", "completed"]);
 }
+
+/// The subject is decoded from Exim's octal escapes (the harness's case 11).
+#[test]
+fn subject_is_decoded() {
+    let (out, _) = run("2026-12-04 19:47:36 1xZZFo-00080X-2G <= s11@ok.test H=(client.harness.test) [127.0.0.1]:35756 I=[127.0.0.1]:26040 P=esmtp S=495 id=case11@harness.test T=\"case 11: Gr\\303\\274\\303\\237e aus K\\303\\266ln\" from <s11@ok.test> for rcpt11@ok.test\n");
+    let m = by_id(&out, "1xZZFo-00080X-2G")[0];
+    assert_eq!(m.subject.as_deref(), Some("case 11: Grüße aus Köln"));
+}

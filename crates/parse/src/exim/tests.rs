@@ -62,7 +62,7 @@ fn arrivals() {
     assert_eq!(a.auth, Some("plain:alice"));
     assert_eq!(a.tls, Some("TLS1.3:TLS_AES_256_GCM_SHA384:256"));
     assert_eq!(a.message_id, Some("abc@b.example"));
-    assert_eq!(a.subject, Some("Hello \\\"you\\\" there"));
+    assert_eq!(a.subject.as_deref(), Some("Hello \"you\" there"));
     let Kind::Arrival(a) = parse(cases[3].0).kind else {
         panic!()
     };
@@ -122,6 +122,43 @@ fn deliveries_deferrals_and_failures() {
     let Kind::Delivery(d) = parse("1abcDE-000000001Ab-0000 => a@ok.test R=smarthost T=remote_smtp H=127.0.0.1 [127.0.0.1]:26041 C=\"250 2.0.0 Ok: queued as 4711\" QT=1m2s DT=0.25s").kind else { panic!() };
     assert_eq!((d.queue_time, d.delivery_time), (Some(62.0), Some(0.25)));
     assert_eq!(d.confirmation, Some("250 2.0.0 Ok: queued as 4711"));
+}
+
+/// `T="..."` as Exim escapes it (`string_printing()` after quoting `"` and `\`) and the subject.
+#[test]
+fn subjects_are_unescaped() {
+    let cases: &[(&str, &str)] = &[
+        ("case 01: plain", "case 01: plain"),
+        // The Exim harness, case 10 and 11 (an RFC 2047 `=?UTF-8?Q?...?=` header: Exim decodes
+        // it, then logs the UTF-8 bytes in octal).
+        (
+            r#"case 10: tricky \"quoted\" \\back\\slash; from <x@y.test> for z@w.test T=\"fake\""#,
+            r#"case 10: tricky "quoted" \back\slash; from <x@y.test> for z@w.test T="fake""#,
+        ),
+        (
+            r"case 11: Gr\303\274\303\237e aus K\303\266ln",
+            "case 11: Grüße aus Köln",
+        ),
+        (r"\342\202\254 5", "€ 5"),
+        (r"tab\there\r\nnext", "tab\there\r\nnext"),
+        (r"\b\v\f", "\u{8}\u{b}\u{c}"),
+        // Not UTF-8 (`headers_charset = ISO-8859-1`): Latin-1, no byte lost.
+        (r"K\366ln", "Köln"),
+        // Octal digits stop after three: `\0601` is `0` then `1`.
+        (r"\0601", "01"),
+        ("", ""),
+    ];
+    for (logged, subject) in cases {
+        assert_eq!(unescape(logged), *subject, "{logged}");
+        let line = format!("1xZZFo-00080X-2G <= s@ok.test P=esmtp S=1 T=\"{logged}\" from <s@ok.test> for r@ok.test");
+        let Kind::Arrival(a) = parse(&line).kind else {
+            panic!("{line}")
+        };
+        assert_eq!(a.subject.as_deref(), Some(*subject), "{line}");
+    }
+    assert!(matches!(unescape("no escapes"), Cow::Borrowed(_)));
+    // Not in a quoted value of a real line (Exim writes `\\`), but no panic either.
+    assert_eq!(unescape(r"trailing \"), "trailing \\");
 }
 
 #[test]
