@@ -555,18 +555,30 @@ fn reject(body: &str) -> Option<Reject<'_>> {
     } else if let Some(stage) = what.strip_prefix("by ") {
         r.stage = stage;
     } else if let Some(from) = what.strip_prefix("from ") {
-        // `rejected from <sender> U=user: message too big` (non-SMTP input).
+        // `rejected from <sender> U=user: message too big`, or `H=client` over SMTP: the
+        // message was read to the end (no `SIZE=` declared) and was over the limit.
         r.stage = "size";
         let (sender, rest) = from.split_once(' ').unwrap_or((from, ""));
         r.sender = Some(sender.trim_start_matches('<').trim_end_matches('>'));
-        if let Some(u) = rest.strip_prefix("U=") {
-            r.user = Some(u);
+        fields(&mut r, rest);
+    } else if let Some(mail) = what.strip_prefix("MAIL ") {
+        // `rejected MAIL FROM:<sender> H=client: message too big: size=N max=M` (a `SIZE=`
+        // over the limit, before any ACL: the sender is only in the command),
+        // `H=client rejected MAIL <sender>: why` (the MAIL ACL), `rejected MAIL command ...`.
+        r.stage = "MAIL";
+        let mail = mail.strip_prefix("FROM:").unwrap_or(mail);
+        if let Some(addr) = mail.strip_prefix('<') {
+            let (sender, rest) = addr.split_once('>').unwrap_or((addr, ""));
+            r.sender = r.sender.or(Some(sender));
+            fields(&mut r, rest);
+        } else {
+            fields(&mut r, mail);
         }
     } else {
         // `after DATA`, `MAIL <...>`, `EHLO from ...`, `connection`, `during MIME ACL checks`.
         let stage = what.split(" from ").next().unwrap_or(what);
         r.stage = match stage.split_once(' ') {
-            Some(("MAIL" | "EHLO" | "HELO" | "AUTH" | "VRFY" | "EXPN", _)) => {
+            Some(("EHLO" | "HELO" | "AUTH" | "VRFY" | "EXPN", _)) => {
                 stage.split(' ').next().unwrap_or(stage)
             }
             _ => stage.trim(),
@@ -578,6 +590,17 @@ fn reject(body: &str) -> Option<Reject<'_>> {
         }
     }
     Some(r)
+}
+
+/// `H=` and `U=` among the words after a refused command, when they were not before it.
+fn fields<'a>(r: &mut Reject<'a>, s: &'a str) {
+    for t in tokens(s).0 {
+        match t {
+            Token::Host(h) => r.host = r.host.or(Some(h)),
+            Token::Field("U", v) => r.user = r.user.or(Some(v)),
+            _ => {}
+        }
+    }
 }
 
 fn auth_failed(body: &str) -> Option<Kind<'_>> {

@@ -180,6 +180,23 @@ fn remote_delivery_has_relay_reply_and_timeline() {
     assert_eq!(kinds, ["queued", "sent", "completed"]);
 }
 
+/// `rejected MAIL FROM:<sender> H=...: message too big` (a `SIZE=` over the limit) is a
+/// rejection of that sender from that client (the harness's case 38 had no sender once).
+#[test]
+fn size_refused_at_mail_keeps_sender_and_client() {
+    let (out, _) = run("2026-12-04 19:47:47 rejected MAIL FROM:<s38@ok.test> H=(client.harness.test) [127.0.0.1]:50612 I=[127.0.0.1]:26040: message too big: size=30481 max=20480\n");
+    let m = &out.messages[0];
+    assert_eq!(m.status, Status::Rejected);
+    assert_eq!(m.sender.as_deref(), Some("s38@ok.test"));
+    assert_eq!(m.client_ip.as_deref(), Some("127.0.0.1"));
+    assert_eq!(m.helo.as_deref(), Some("client.harness.test"));
+    assert_eq!(
+        m.reason.as_deref(),
+        Some("message too big: size=30481 max=20480")
+    );
+    assert!(m.recipients.is_empty());
+}
+
 /// The subject is decoded from Exim's octal escapes (the harness's case 11).
 #[test]
 fn subject_is_decoded() {

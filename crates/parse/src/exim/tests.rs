@@ -182,6 +182,16 @@ fn rejections() {
         ("rejected HELO from CALLER: syntactically invalid argument(s): !@#$%^&*(", false, "HELO", false, None, None, None, "syntactically invalid argument(s): !@#$%^&*("),
         ("10HmaX-000000005vi-0000 rejected from <CALLER@myhost.test.ex> U=CALLER: message too big: read=225 max=100", true, "size", false, Some("CALLER@myhost.test.ex"), None, None, "message too big: read=225 max=100"),
         ("10HmaX-0005vi-00 F=test-local-scan@y H=(foobar) [127.0.0.1] P=esmtp rejected by local_scan(): rhubarb rhubarb", true, "local_scan()", false, Some("test-local-scan@y"), None, Some("127.0.0.1"), "rhubarb rhubarb"),
+        // `SIZE=` over `message_size_limit`: refused before the MAIL ACL, the sender only in
+        // the command (the Exim harness, case 38; the sender was lost once).
+        ("rejected MAIL FROM:<s38@ok.test> H=(client.harness.test) [127.0.0.1]:50612 I=[127.0.0.1]:26040: message too big: size=30481 max=20480", false, "MAIL", false, Some("s38@ok.test"), None, Some("127.0.0.1"), "message too big: size=30481 max=20480"),
+        ("rejected MAIL FROM:<userx@test.ex> U=CALLER: message too big: size>=2147483647 max=100", false, "MAIL", false, Some("userx@test.ex"), None, None, "message too big: size>=2147483647 max=100"),
+        ("rejected MAIL FROM:<> H=[192.0.2.1]:4711: message too big: size=200 max=100", false, "MAIL", false, Some(""), None, Some("192.0.2.1"), "message too big: size=200 max=100"),
+        ("H=(rhu.barb) [127.0.0.1]:10003 I=[127.0.0.1]:PORT_D rejected MAIL <deny@test.ex>", false, "MAIL", false, Some("deny@test.ex"), None, Some("127.0.0.1"), ""),
+        ("U=CALLER temporarily rejected MAIL <r1@domain1>: Could not complete sender verify callout", false, "MAIL", true, Some("r1@domain1"), None, None, "Could not complete sender verify callout"),
+        ("rejected MAIL command U=CALLER: too many messages in one connection", false, "MAIL", false, None, None, None, "too many messages in one connection"),
+        // Over the limit without `SIZE=`, over SMTP: the client is after the sender (case 39).
+        ("1xZZG0-00082L-1I rejected from <s39@ok.test> H=(client.harness.test) [127.0.0.1]:50626: message too big: read=30134 max=20480", true, "size", false, Some("s39@ok.test"), None, Some("127.0.0.1"), "message too big: read=30134 max=20480"),
     ];
     for (text, has_id, stage, temporary, sender, recipient, addr, reason) in cases {
         let r = parse(text);
