@@ -141,6 +141,33 @@ pub struct Delivery<'a> {
     pub error: Option<&'a str>,
 }
 
+impl Delivery<'_> {
+    /// A `==` line for a recipient Exim did not try: the retry time of its routing, its local
+    /// transport or every host has not come yet (`routing defer (-52): retry time not
+    /// reached`, `defer (-54): retry time not reached for any host for 'example.com'`). Queue
+    /// runs log one per deferred recipient; no server was asked, so nothing new is known.
+    pub fn not_tried(&self) -> bool {
+        self.outcome == Outcome::Deferred
+            && self.host.is_none()
+            && self.error.is_some_and(|e| {
+                e == "retry time not reached"
+                    || e.starts_with("retry time not reached for any host")
+            })
+    }
+
+    /// A `**` line with which Exim gives up after the retry rule's cutoff: `retry timeout
+    /// exceeded` (after the last error when it tried once more: `...: 452 4.2.2 Mailbox full:
+    /// retry timeout exceeded`), or `all hosts for 'x' have been failing for a long time (and
+    /// retry time not reached)`. The recipient expired rather than bounced.
+    pub fn timed_out(&self) -> bool {
+        self.outcome == Outcome::Failed
+            && self.error.is_some_and(|e| {
+                e.ends_with("retry timeout exceeded")
+                    || e.ends_with("have been failing for a long time (and retry time not reached)")
+            })
+    }
+}
+
 /// A refusal.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Reject<'a> {

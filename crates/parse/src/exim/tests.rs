@@ -124,6 +124,36 @@ fn deliveries_deferrals_and_failures() {
     assert_eq!(d.confirmation, Some("250 2.0.0 Ok: queued as 4711"));
 }
 
+/// Lines that try nothing (`not_tried`) and lines that end the retrying (`timed_out`).
+#[test]
+fn retry_waits_and_timeouts() {
+    // (text, not_tried, timed_out)
+    let cases: &[(&str, bool, bool)] = &[
+        ("1xZZFv-00081e-1J == rcpt27c@tempfail.test routing defer (-52) DT=0s: retry time not reached", true, false),
+        ("1xZZFv-00081m-2f == rcpt28@down.test R=static_route T=remote_smtp defer (-54) DT=0s: retry time not reached for any host for 'down.test'", true, false),
+        ("10HmaX-000000005vi-0000 == userx@test.ex R=lookuphost T=smtp defer (-53): retry time not reached for any host", true, false),
+        // A lookup failed now: that is news.
+        ("10HmaX-000000005vi-0000 == x@test.ex R=my_main_router T=my_smtp defer (-54): some host address lookups failed and retry time not reached for other hosts or connection limit reached for 'test.ex'", false, false),
+        ("1xZZFt-00081O-0x == rcpt22@expire.test R=static_route T=remote_smtp defer (-44) H=127.0.0.46 [127.0.0.46]:26046 I=[127.0.0.1]:53874 DT=0s: SMTP error from remote mail server after RCPT TO:<rcpt22@expire.test>: 452 4.2.2 Mailbox full", false, false),
+        ("1xZZFu-00081V-0T == rcpt24@gone.test R=static_route T=remote_smtp defer (111): Connection refused DT=0s", false, false),
+        ("1xZZFt-00081O-0x ** rcpt22@expire.test: retry timeout exceeded", false, true),
+        ("10HmaX-000000005vi-0000 ** userx@domain1 R=r1 T=t1 H=127.0.0.1 [127.0.0.1]: SMTP error from remote mail server after RCPT TO:<userx@domain1>: 450 NOT RIGHT NOW: retry timeout exceeded", false, true),
+        ("10HmaX-000000005vi-0000 ** userx@test.ex R=r1 T=t1 : all hosts for 'test.ex' have been failing for a long time (and retry time not reached)", false, true),
+        ("1xZZFp-00080g-2u ** rcpt14@reject.test F=<s14@ok.test> P=<s14@ok.test> R=static_route T=remote_smtp H=127.0.0.43 [127.0.0.43]:26043 I=[127.0.0.1]:38834: SMTP error from remote mail server after RCPT TO:<rcpt14@reject.test>: 550 5.1.1 User unknown in virtual mailbox table DT=0s", false, false),
+        ("1xZZFm-000809-0H => rcpt01@ok.test R=static_route T=remote_smtp H=127.0.0.41 [127.0.0.41]:26041 C=\"250 2.0.0 Ok\" QT=0s DT=0s", false, false),
+    ];
+    for (text, not_tried, timed_out) in cases {
+        let Kind::Delivery(d) = parse(text).kind else {
+            panic!("{text}")
+        };
+        assert_eq!(
+            (d.not_tried(), d.timed_out()),
+            (*not_tried, *timed_out),
+            "{text}"
+        );
+    }
+}
+
 /// `T="..."` as Exim escapes it (`string_printing()` after quoting `"` and `\`) and the subject.
 #[test]
 fn subjects_are_unescaped() {
