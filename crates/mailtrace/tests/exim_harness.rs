@@ -1,6 +1,6 @@
 //! The real-Exim harness (issue 5): what mailtrace reports must match what the scenario did.
 
-use crate::util::{check_mta_log_against_truth, ok, root, Mta};
+use crate::util::{check_mta_log_against_truth, harness_lock, ok, root, Mta};
 use serde_json::Value;
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -59,6 +59,7 @@ fn live_exim_run_matches_its_truth() {
     if !have(&exim, EXIM_INSTALL) {
         return;
     }
+    let _one_harness_at_a_time = harness_lock();
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("run");
     let status = Command::new("bash")

@@ -5,6 +5,16 @@ use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+/// Held by a test while it runs a real MTA harness (tests/mta/*/run.sh): one at a time, as
+/// cargo runs the tests of this binary in parallel and each run (about 35 s, timed retries)
+/// wants the machine to itself.
+pub fn harness_lock() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    // A failed run must not fail the next one.
+    LOCK.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 /// The repository root.
 pub fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
