@@ -4,9 +4,12 @@
 #     without configuring or starting the system's own instance;
 #   - installs Chromium from Debian when missing, and the dashboard test's npm packages
 #     (tests/web: playwright-core, from package-lock.json) when tests/web/node_modules is missing;
+#   - unpacks Exim 4 (tests/mta/exim/install.sh) for the real-Exim tests, and perl for its
+#     exigrep and eximstats;
 #   - runs `cargo test --workspace`; the real-Postfix test (tests/mta/postfix/run.sh) starts a
-#     private Postfix instance and smtp-sink servers on loopback and stops them by pid.
-# Needs root (or sudo) only to install packages and to run Postfix.
+#     private Postfix instance and smtp-sink servers on loopback and stops them by pid, the
+#     real-Exim test (tests/mta/exim/run.sh) a private Exim daemon the same way.
+# Needs root (or sudo) only to install packages and to run Postfix and Exim.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,6 +19,7 @@ need=()
 [ -x /usr/sbin/postfix ] && [ -x /usr/sbin/smtp-sink ] || need+=(postfix)
 command -v pflogsumm >/dev/null || [ -x /usr/sbin/pflogsumm ] || need+=(pflogsumm)
 [ -x /usr/bin/chromium ] || need+=(chromium)   # the dashboard test (tests/web) drives it headless
+[ -x /usr/bin/perl ] || need+=(perl)           # runs Exim's exigrep and eximstats (tests/mta/exim)
 if [ ${#need[@]} -gt 0 ]; then
     echo "scripts/test.sh: installing ${need[*]}"
     export DEBIAN_FRONTEND=noninteractive
@@ -24,6 +28,10 @@ if [ ${#need[@]} -gt 0 ]; then
     as_root apt-get update -qq
     as_root apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
+
+# Exim 4 for the real-Exim tests, unpacked into /opt/mailtrace-exim (never installed as a
+# package: Debian's exim4 conflicts with postfix). Idempotent; root only when something is missing.
+tests/mta/exim/install.sh >/dev/null 2>&1 || as_root tests/mta/exim/install.sh >/dev/null
 
 # The dashboard test's npm packages (exact versions from tests/web/package-lock.json).
 if [ ! -d tests/web/node_modules ]; then
@@ -35,6 +43,6 @@ if [ ! -d tests/web/node_modules ]; then
     fi
 fi
 
-# In CI the real-Postfix and dashboard tests must run, never skip.
+# In CI the real-Postfix, real-Exim and dashboard tests must run, never skip.
 export CI="${CI:-}"
 cargo test --workspace --locked "$@"

@@ -83,7 +83,7 @@ impl Correlator {
                 sender: Some(a.sender.to_string()),
                 size: a.size,
                 message_id: a.message_id.map(|i| format!("<{i}>")),
-                subject: a.subject.map(str::to_string),
+                subject: a.subject.as_deref().map(str::to_string),
                 proto: a.proto.map(str::to_string),
                 tls: a.tls.map(str::to_string),
                 received_at: at,
@@ -316,7 +316,23 @@ impl Correlator {
 
 /// Record a delivery line on its message; returns the timeline kind.
 fn deliver(m: &mut Message, at: Ts, d: &Delivery<'_>) -> &'static str {
+    // Lines that try nothing leave the last attempt's reply and relay as they were: a queue
+    // run passing a recipient whose retry time has not come (`== ...: retry time not reached`),
+    // and the end of retrying (`** rcpt: retry timeout exceeded`). As attempts they would
+    // blank the reply of the server that deferred it and count one deferral per queue run.
+    if d.not_tried() || (d.timed_out() && d.host.is_none()) {
+        let r = recipient(m, d);
+        return if d.outcome == Outcome::Failed {
+            r.status = Status::Expired;
+            "expired"
+        } else {
+            r.status = Status::Deferred;
+            "deferred"
+        };
+    }
     let status = match d.outcome {
+        // Tried once more, then gave up: `...: 452 4.2.2 Mailbox full: retry timeout exceeded`.
+        Outcome::Failed if d.timed_out() => AttemptStatus::Expired,
         Outcome::Deferred => AttemptStatus::Deferred,
         Outcome::Failed => AttemptStatus::Bounced,
         _ => AttemptStatus::Sent,
@@ -339,9 +355,16 @@ fn deliver(m: &mut Message, at: Ts, d: &Delivery<'_>) -> &'static str {
         queued_as: None,
         tls: d.tls.map(str::to_string),
     };
-    // The recipient is the envelope address: the one in angle brackets when routing changed
-    // it (a redirection, or a local delivery that names a local part, a pipe or a file).
-    // Its deliveries may name different final addresses; a full one is kept as the address.
+    recipient(m, d).record(attempt);
+    status.as_str()
+}
+
+/// The recipient a delivery line is about, added when it is new.
+///
+/// The recipient is the envelope address: the one in angle brackets when routing changed it
+/// (a redirection, or a local delivery that names a local part, a pipe or a file). Its
+/// deliveries may name different final addresses; a full one is kept as the address.
+fn recipient<'m>(m: &'m mut Message, d: &Delivery<'_>) -> &'m mut Recipient {
     let envelope = d.original.unwrap_or(d.address);
     let full = d.address.contains('@').then_some(d.address);
     let idx = m
@@ -360,12 +383,7 @@ fn deliver(m: &mut Message, at: Ts, d: &Delivery<'_>) -> &'static str {
         r.orig_to = Some(envelope.to_string());
         r.address = a.to_string();
     }
-    let r = &mut m.recipients[idx];
-    r.record(attempt);
-    if d.outcome == Outcome::Failed && text.contains("retry timeout exceeded") {
-        r.status = Status::Expired;
-    }
-    status.as_str()
+    &mut m.recipients[idx]
 }
 
 #[cfg(test)]

@@ -1,6 +1,6 @@
 //! The real-Postfix harness: what mailtrace reports must match what the scenario did.
 
-use crate::util::{check_log_against_truth, root};
+use crate::util::{check_log_against_truth, harness_lock, root};
 use std::process::Command;
 
 /// Committed logs of real harness runs against their truths: `harness.log` (also the demo's log)
@@ -34,6 +34,7 @@ fn live_postfix_run_matches_its_truth() {
         eprintln!("SKIPPED: /usr/sbin/postfix not installed (run scripts/test.sh to install it)");
         return;
     }
+    let _one_harness_at_a_time = harness_lock();
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("run");
     let status = Command::new("bash")

@@ -8,6 +8,7 @@ mod util;
 mod bad_input;
 mod cli;
 mod crash;
+mod exim_harness;
 mod postfix_harness;
 mod report;
 mod serve;

@@ -14,6 +14,7 @@
 //! forms: `1abcDE-000123-AB` (before Exim 4.97) and `1abcDE-00000001Ab-0000`.
 
 use crate::util::find;
+use std::borrow::Cow;
 
 /// One Exim log line, after its envelope.
 #[derive(Debug, Clone, PartialEq)]
@@ -86,8 +87,8 @@ pub struct Arrival<'a> {
     pub message_id: Option<&'a str>,
     /// `R=`: for a bounce, the id of the message it reports on.
     pub bounce_of: Option<&'a str>,
-    /// `T=`: the subject.
-    pub subject: Option<&'a str>,
+    /// `T=`: the subject, decoded (see [`unescape`]).
+    pub subject: Option<Cow<'a, str>>,
     /// `U=`: the local user that submitted it.
     pub user: Option<&'a str>,
     /// `A=`: the authenticator and, after `:`, the user.
@@ -138,6 +139,33 @@ pub struct Delivery<'a> {
     pub queue_time: Option<f64>,
     /// For `==` and `**`: the error text.
     pub error: Option<&'a str>,
+}
+
+impl Delivery<'_> {
+    /// A `==` line for a recipient Exim did not try: the retry time of its routing, its local
+    /// transport or every host has not come yet (`routing defer (-52): retry time not
+    /// reached`, `defer (-54): retry time not reached for any host for 'example.com'`). Queue
+    /// runs log one per deferred recipient; no server was asked, so nothing new is known.
+    pub fn not_tried(&self) -> bool {
+        self.outcome == Outcome::Deferred
+            && self.host.is_none()
+            && self.error.is_some_and(|e| {
+                e == "retry time not reached"
+                    || e.starts_with("retry time not reached for any host")
+            })
+    }
+
+    /// A `**` line with which Exim gives up after the retry rule's cutoff: `retry timeout
+    /// exceeded` (after the last error when it tried once more: `...: 452 4.2.2 Mailbox full:
+    /// retry timeout exceeded`), or `all hosts for 'x' have been failing for a long time (and
+    /// retry time not reached)`. The recipient expired rather than bounced.
+    pub fn timed_out(&self) -> bool {
+        self.outcome == Outcome::Failed
+            && self.error.is_some_and(|e| {
+                e.ends_with("retry timeout exceeded")
+                    || e.ends_with("have been failing for a long time (and retry time not reached)")
+            })
+    }
 }
 
 /// A refusal.
@@ -349,6 +377,57 @@ fn host(s: &str) -> (Host<'_>, &str) {
     (h, rest)
 }
 
+/// A quoted value as it was before Exim escaped it for the log: the subject (`T="..."`) has
+/// `"` and `\` backslash-quoted, and every non-printing byte written C-style
+/// (`string_printing()`): `\n`, `\t`, `\r`, `\b`, `\v`, `\f`, or three octal digits.
+/// Bytes above 127 are non-printing unless `print_topbitchars` is set, so a UTF-8 subject
+/// comes as `Gr\303\274\303\237e` (Exim has already decoded RFC 2047 `=?UTF-8?Q?...?=`
+/// words into `headers_charset` by then). The bytes are read as UTF-8, or as Latin-1 when they
+/// are not UTF-8 (a `headers_charset` of ISO-8859-1), so that no byte is lost.
+pub fn unescape(v: &str) -> Cow<'_, str> {
+    if !v.contains('\\') {
+        return Cow::Borrowed(v);
+    }
+    let b = v.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] != b'\\' || i + 1 == b.len() {
+            out.push(b[i]);
+            i += 1;
+            continue;
+        }
+        let digits = b[i + 1..]
+            .iter()
+            .take(3)
+            .take_while(|c| (b'0'..=b'7').contains(*c))
+            .count();
+        if digits > 0 {
+            let n = b[i + 1..i + 1 + digits]
+                .iter()
+                .fold(0u32, |n, c| n * 8 + u32::from(c - b'0'));
+            // `\777` cannot come from a byte; keep the low eight bits as C does.
+            out.push((n & 0xff) as u8);
+            i += 1 + digits;
+            continue;
+        }
+        out.push(match b[i + 1] {
+            b'n' => b'\n',
+            b't' => b'\t',
+            b'r' => b'\r',
+            b'b' => 0x08,
+            b'v' => 0x0b,
+            b'f' => 0x0c,
+            c => c,
+        });
+        i += 2;
+    }
+    match String::from_utf8(out) {
+        Ok(s) => Cow::Owned(s),
+        Err(e) => Cow::Owned(e.into_bytes().iter().map(|&c| char::from(c)).collect()),
+    }
+}
+
 /// `1m2s`, `0s`, `1.234s`, `2h`, `1d3h`: seconds.
 fn duration(s: &str) -> Option<f64> {
     let mut total = 0.0;
@@ -389,7 +468,7 @@ fn arrival(s: &str) -> Arrival<'_> {
             Token::Field("S", v) => a.size = v.parse().ok(),
             Token::Field("id", v) => a.message_id = Some(v),
             Token::Field("R", v) => a.bounce_of = Some(v),
-            Token::Field("T", v) => a.subject = Some(v),
+            Token::Field("T", v) => a.subject = Some(unescape(v)),
             Token::Field("U", v) => a.user = Some(v),
             Token::Field("A", v) => a.auth = Some(v),
             Token::Field("X", v) => a.tls = Some(v),
@@ -503,18 +582,30 @@ fn reject(body: &str) -> Option<Reject<'_>> {
     } else if let Some(stage) = what.strip_prefix("by ") {
         r.stage = stage;
     } else if let Some(from) = what.strip_prefix("from ") {
-        // `rejected from <sender> U=user: message too big` (non-SMTP input).
+        // `rejected from <sender> U=user: message too big`, or `H=client` over SMTP: the
+        // message was read to the end (no `SIZE=` declared) and was over the limit.
         r.stage = "size";
         let (sender, rest) = from.split_once(' ').unwrap_or((from, ""));
         r.sender = Some(sender.trim_start_matches('<').trim_end_matches('>'));
-        if let Some(u) = rest.strip_prefix("U=") {
-            r.user = Some(u);
+        fields(&mut r, rest);
+    } else if let Some(mail) = what.strip_prefix("MAIL ") {
+        // `rejected MAIL FROM:<sender> H=client: message too big: size=N max=M` (a `SIZE=`
+        // over the limit, before any ACL: the sender is only in the command),
+        // `H=client rejected MAIL <sender>: why` (the MAIL ACL), `rejected MAIL command ...`.
+        r.stage = "MAIL";
+        let mail = mail.strip_prefix("FROM:").unwrap_or(mail);
+        if let Some(addr) = mail.strip_prefix('<') {
+            let (sender, rest) = addr.split_once('>').unwrap_or((addr, ""));
+            r.sender = r.sender.or(Some(sender));
+            fields(&mut r, rest);
+        } else {
+            fields(&mut r, mail);
         }
     } else {
         // `after DATA`, `MAIL <...>`, `EHLO from ...`, `connection`, `during MIME ACL checks`.
         let stage = what.split(" from ").next().unwrap_or(what);
         r.stage = match stage.split_once(' ') {
-            Some(("MAIL" | "EHLO" | "HELO" | "AUTH" | "VRFY" | "EXPN", _)) => {
+            Some(("EHLO" | "HELO" | "AUTH" | "VRFY" | "EXPN", _)) => {
                 stage.split(' ').next().unwrap_or(stage)
             }
             _ => stage.trim(),
@@ -526,6 +617,17 @@ fn reject(body: &str) -> Option<Reject<'_>> {
         }
     }
     Some(r)
+}
+
+/// `H=` and `U=` among the words after a refused command, when they were not before it.
+fn fields<'a>(r: &mut Reject<'a>, s: &'a str) {
+    for t in tokens(s).0 {
+        match t {
+            Token::Host(h) => r.host = r.host.or(Some(h)),
+            Token::Field("U", v) => r.user = r.user.or(Some(v)),
+            _ => {}
+        }
+    }
 }
 
 fn auth_failed(body: &str) -> Option<Kind<'_>> {

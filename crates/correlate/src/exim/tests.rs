@@ -179,3 +179,94 @@ fn remote_delivery_has_relay_reply_and_timeline() {
     let kinds: Vec<&str> = m.events.iter().map(|e| e.kind.as_ref()).collect();
     assert_eq!(kinds, ["queued", "sent", "completed"]);
 }
+
+/// Lines of the Exim harness (`testdata/exim/harness.log`, case 22), in one run.
+const EXPIRY: &str = "2026-12-04 19:47:41 1xZZFt-00081O-0x <= s22@ok.test H=(client.harness.test) [127.0.0.1]:35844 I=[127.0.0.1]:26040 P=esmtp S=496 id=case22@harness.test T=\"case 22: 452 until the retry rule times out\" from <s22@ok.test> for rcpt22@expire.test
+2026-12-04 19:47:41 1xZZFt-00081O-0x == rcpt22@expire.test R=static_route T=remote_smtp defer (-44) H=127.0.0.46 [127.0.0.46]:26046 I=[127.0.0.1]:40018 DT=0s: SMTP error from remote mail server after RCPT TO:<rcpt22@expire.test>: 452 4.2.2 Mailbox full
+2026-12-04 19:47:43 1xZZFt-00081O-0x == rcpt22@expire.test routing defer (-52) DT=0s: retry time not reached
+2026-12-04 19:48:03 1xZZFt-00081O-0x == rcpt22@expire.test R=static_route T=remote_smtp defer (-44) H=127.0.0.46 [127.0.0.46]:26046 I=[127.0.0.1]:60034 DT=0s: SMTP error from remote mail server after RCPT TO:<rcpt22@expire.test>: 452 4.2.2 Mailbox full
+2026-12-04 19:48:03 1xZZFt-00081O-0x ** rcpt22@expire.test: retry timeout exceeded
+2026-12-04 19:48:04 1xZZFt-00081O-0x Completed QT=22s
+";
+
+/// A queue run's `retry time not reached` tries nothing: it is no attempt and leaves the reply
+/// and relay of the server that deferred the recipient (the harness's cases 25-29 and 47 were
+/// exported with neither once).
+#[test]
+fn retry_time_not_reached_is_no_attempt() {
+    let text: String = EXPIRY.lines().take(3).map(|l| format!("{l}\n")).collect();
+    let text = text
+        + "2026-12-04 19:47:44 1xZZFt-00081O-0x == rcpt22@expire.test R=static_route T=remote_smtp defer (-54) DT=0s: retry time not reached for any host for 'expire.test'\n";
+    let (out, _) = run(&text);
+    let m = by_id(&out, "1xZZFt-00081O-0x")[0];
+    assert!(m.open);
+    assert_eq!(m.status, Status::Deferred);
+    let r = &m.recipients[0];
+    assert_eq!(r.status, Status::Deferred);
+    assert_eq!(r.attempts.len(), 1);
+    assert_eq!(r.dsn.as_deref(), Some("4.2.2"));
+    assert_eq!(r.smtp_code, Some(452));
+    assert_eq!(r.relay.as_deref(), Some("127.0.0.46[127.0.0.46]:26046"));
+    let kinds: Vec<&str> = m.events.iter().map(|e| e.kind.as_ref()).collect();
+    assert_eq!(kinds, ["queued", "deferred", "deferred", "deferred"]);
+}
+
+/// `** rcpt: retry timeout exceeded` ends the retrying: the recipient expired (not bounced),
+/// with the reply and relay of its last attempt, as Postfix's `status=expired`.
+#[test]
+fn retry_timeout_expires_with_the_last_reply() {
+    let (out, _) = run(EXPIRY);
+    let m = by_id(&out, "1xZZFt-00081O-0x")[0];
+    assert!(!m.open);
+    assert_eq!(m.status, Status::Expired);
+    assert_eq!(
+        m.subject.as_deref(),
+        Some("case 22: 452 until the retry rule times out")
+    );
+    let r = &m.recipients[0];
+    assert_eq!(r.status, Status::Expired);
+    let tried: Vec<AttemptStatus> = r.attempts.iter().map(|a| a.status).collect();
+    assert_eq!(tried, [AttemptStatus::Deferred, AttemptStatus::Deferred]);
+    assert_eq!(r.dsn.as_deref(), Some("4.2.2"));
+    assert_eq!(r.relay.as_deref(), Some("127.0.0.46[127.0.0.46]:26046"));
+    assert!(r
+        .response
+        .as_deref()
+        .unwrap()
+        .ends_with("452 4.2.2 Mailbox full"));
+
+    // Tried once more and gave up on the same line: that try is the last attempt, expired.
+    let (out, _) = run("1999-03-02 09:44:33 10HmaX-000000005vi-0000 <= a@test.ex U=CALLER P=local S=10\n\
+1999-03-02 09:44:34 10HmaX-000000005vi-0000 ** userx@domain1 R=r1 T=t1 H=127.0.0.1 [127.0.0.1]: SMTP error from remote mail server after RCPT TO:<userx@domain1>: 450 4.2.0 NOT RIGHT NOW: retry timeout exceeded\n\
+1999-03-02 09:44:34 10HmaX-000000005vi-0000 Completed\n");
+    let r = &by_id(&out, "10HmaX-000000005vi-0000")[0].recipients[0];
+    assert_eq!(r.status, Status::Expired);
+    assert_eq!(r.attempts.len(), 1);
+    assert_eq!(r.attempts[0].status, AttemptStatus::Expired);
+    assert_eq!((r.smtp_code, r.dsn.as_deref()), (Some(450), Some("4.2.0")));
+}
+
+/// `rejected MAIL FROM:<sender> H=...: message too big` (a `SIZE=` over the limit) is a
+/// rejection of that sender from that client (the harness's case 38 had no sender once).
+#[test]
+fn size_refused_at_mail_keeps_sender_and_client() {
+    let (out, _) = run("2026-12-04 19:47:47 rejected MAIL FROM:<s38@ok.test> H=(client.harness.test) [127.0.0.1]:50612 I=[127.0.0.1]:26040: message too big: size=30481 max=20480\n");
+    let m = &out.messages[0];
+    assert_eq!(m.status, Status::Rejected);
+    assert_eq!(m.sender.as_deref(), Some("s38@ok.test"));
+    assert_eq!(m.client_ip.as_deref(), Some("127.0.0.1"));
+    assert_eq!(m.helo.as_deref(), Some("client.harness.test"));
+    assert_eq!(
+        m.reason.as_deref(),
+        Some("message too big: size=30481 max=20480")
+    );
+    assert!(m.recipients.is_empty());
+}
+
+/// The subject is decoded from Exim's octal escapes (the harness's case 11).
+#[test]
+fn subject_is_decoded() {
+    let (out, _) = run("2026-12-04 19:47:36 1xZZFo-00080X-2G <= s11@ok.test H=(client.harness.test) [127.0.0.1]:35756 I=[127.0.0.1]:26040 P=esmtp S=495 id=case11@harness.test T=\"case 11: Gr\\303\\274\\303\\237e aus K\\303\\266ln\" from <s11@ok.test> for rcpt11@ok.test\n");
+    let m = by_id(&out, "1xZZFo-00080X-2G")[0];
+    assert_eq!(m.subject.as_deref(), Some("case 11: Grüße aus Köln"));
+}

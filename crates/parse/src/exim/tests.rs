@@ -62,7 +62,7 @@ fn arrivals() {
     assert_eq!(a.auth, Some("plain:alice"));
     assert_eq!(a.tls, Some("TLS1.3:TLS_AES_256_GCM_SHA384:256"));
     assert_eq!(a.message_id, Some("abc@b.example"));
-    assert_eq!(a.subject, Some("Hello \\\"you\\\" there"));
+    assert_eq!(a.subject.as_deref(), Some("Hello \"you\" there"));
     let Kind::Arrival(a) = parse(cases[3].0).kind else {
         panic!()
     };
@@ -124,6 +124,73 @@ fn deliveries_deferrals_and_failures() {
     assert_eq!(d.confirmation, Some("250 2.0.0 Ok: queued as 4711"));
 }
 
+/// Lines that try nothing (`not_tried`) and lines that end the retrying (`timed_out`).
+#[test]
+fn retry_waits_and_timeouts() {
+    // (text, not_tried, timed_out)
+    let cases: &[(&str, bool, bool)] = &[
+        ("1xZZFv-00081e-1J == rcpt27c@tempfail.test routing defer (-52) DT=0s: retry time not reached", true, false),
+        ("1xZZFv-00081m-2f == rcpt28@down.test R=static_route T=remote_smtp defer (-54) DT=0s: retry time not reached for any host for 'down.test'", true, false),
+        ("10HmaX-000000005vi-0000 == userx@test.ex R=lookuphost T=smtp defer (-53): retry time not reached for any host", true, false),
+        // A lookup failed now: that is news.
+        ("10HmaX-000000005vi-0000 == x@test.ex R=my_main_router T=my_smtp defer (-54): some host address lookups failed and retry time not reached for other hosts or connection limit reached for 'test.ex'", false, false),
+        ("1xZZFt-00081O-0x == rcpt22@expire.test R=static_route T=remote_smtp defer (-44) H=127.0.0.46 [127.0.0.46]:26046 I=[127.0.0.1]:53874 DT=0s: SMTP error from remote mail server after RCPT TO:<rcpt22@expire.test>: 452 4.2.2 Mailbox full", false, false),
+        ("1xZZFu-00081V-0T == rcpt24@gone.test R=static_route T=remote_smtp defer (111): Connection refused DT=0s", false, false),
+        ("1xZZFt-00081O-0x ** rcpt22@expire.test: retry timeout exceeded", false, true),
+        ("10HmaX-000000005vi-0000 ** userx@domain1 R=r1 T=t1 H=127.0.0.1 [127.0.0.1]: SMTP error from remote mail server after RCPT TO:<userx@domain1>: 450 NOT RIGHT NOW: retry timeout exceeded", false, true),
+        ("10HmaX-000000005vi-0000 ** userx@test.ex R=r1 T=t1 : all hosts for 'test.ex' have been failing for a long time (and retry time not reached)", false, true),
+        ("1xZZFp-00080g-2u ** rcpt14@reject.test F=<s14@ok.test> P=<s14@ok.test> R=static_route T=remote_smtp H=127.0.0.43 [127.0.0.43]:26043 I=[127.0.0.1]:38834: SMTP error from remote mail server after RCPT TO:<rcpt14@reject.test>: 550 5.1.1 User unknown in virtual mailbox table DT=0s", false, false),
+        ("1xZZFm-000809-0H => rcpt01@ok.test R=static_route T=remote_smtp H=127.0.0.41 [127.0.0.41]:26041 C=\"250 2.0.0 Ok\" QT=0s DT=0s", false, false),
+    ];
+    for (text, not_tried, timed_out) in cases {
+        let Kind::Delivery(d) = parse(text).kind else {
+            panic!("{text}")
+        };
+        assert_eq!(
+            (d.not_tried(), d.timed_out()),
+            (*not_tried, *timed_out),
+            "{text}"
+        );
+    }
+}
+
+/// `T="..."` as Exim escapes it (`string_printing()` after quoting `"` and `\`) and the subject.
+#[test]
+fn subjects_are_unescaped() {
+    let cases: &[(&str, &str)] = &[
+        ("case 01: plain", "case 01: plain"),
+        // The Exim harness, case 10 and 11 (an RFC 2047 `=?UTF-8?Q?...?=` header: Exim decodes
+        // it, then logs the UTF-8 bytes in octal).
+        (
+            r#"case 10: tricky \"quoted\" \\back\\slash; from <x@y.test> for z@w.test T=\"fake\""#,
+            r#"case 10: tricky "quoted" \back\slash; from <x@y.test> for z@w.test T="fake""#,
+        ),
+        (
+            r"case 11: Gr\303\274\303\237e aus K\303\266ln",
+            "case 11: Grüße aus Köln",
+        ),
+        (r"\342\202\254 5", "€ 5"),
+        (r"tab\there\r\nnext", "tab\there\r\nnext"),
+        (r"\b\v\f", "\u{8}\u{b}\u{c}"),
+        // Not UTF-8 (`headers_charset = ISO-8859-1`): Latin-1, no byte lost.
+        (r"K\366ln", "Köln"),
+        // Octal digits stop after three: `\0601` is `0` then `1`.
+        (r"\0601", "01"),
+        ("", ""),
+    ];
+    for (logged, subject) in cases {
+        assert_eq!(unescape(logged), *subject, "{logged}");
+        let line = format!("1xZZFo-00080X-2G <= s@ok.test P=esmtp S=1 T=\"{logged}\" from <s@ok.test> for r@ok.test");
+        let Kind::Arrival(a) = parse(&line).kind else {
+            panic!("{line}")
+        };
+        assert_eq!(a.subject.as_deref(), Some(*subject), "{line}");
+    }
+    assert!(matches!(unescape("no escapes"), Cow::Borrowed(_)));
+    // Not in a quoted value of a real line (Exim writes `\\`), but no panic either.
+    assert_eq!(unescape(r"trailing \"), "trailing \\");
+}
+
 #[test]
 fn rejections() {
     // (text, id?, stage, temporary, sender, recipient, client addr, reason)
@@ -145,6 +212,16 @@ fn rejections() {
         ("rejected HELO from CALLER: syntactically invalid argument(s): !@#$%^&*(", false, "HELO", false, None, None, None, "syntactically invalid argument(s): !@#$%^&*("),
         ("10HmaX-000000005vi-0000 rejected from <CALLER@myhost.test.ex> U=CALLER: message too big: read=225 max=100", true, "size", false, Some("CALLER@myhost.test.ex"), None, None, "message too big: read=225 max=100"),
         ("10HmaX-0005vi-00 F=test-local-scan@y H=(foobar) [127.0.0.1] P=esmtp rejected by local_scan(): rhubarb rhubarb", true, "local_scan()", false, Some("test-local-scan@y"), None, Some("127.0.0.1"), "rhubarb rhubarb"),
+        // `SIZE=` over `message_size_limit`: refused before the MAIL ACL, the sender only in
+        // the command (the Exim harness, case 38; the sender was lost once).
+        ("rejected MAIL FROM:<s38@ok.test> H=(client.harness.test) [127.0.0.1]:50612 I=[127.0.0.1]:26040: message too big: size=30481 max=20480", false, "MAIL", false, Some("s38@ok.test"), None, Some("127.0.0.1"), "message too big: size=30481 max=20480"),
+        ("rejected MAIL FROM:<userx@test.ex> U=CALLER: message too big: size>=2147483647 max=100", false, "MAIL", false, Some("userx@test.ex"), None, None, "message too big: size>=2147483647 max=100"),
+        ("rejected MAIL FROM:<> H=[192.0.2.1]:4711: message too big: size=200 max=100", false, "MAIL", false, Some(""), None, Some("192.0.2.1"), "message too big: size=200 max=100"),
+        ("H=(rhu.barb) [127.0.0.1]:10003 I=[127.0.0.1]:PORT_D rejected MAIL <deny@test.ex>", false, "MAIL", false, Some("deny@test.ex"), None, Some("127.0.0.1"), ""),
+        ("U=CALLER temporarily rejected MAIL <r1@domain1>: Could not complete sender verify callout", false, "MAIL", true, Some("r1@domain1"), None, None, "Could not complete sender verify callout"),
+        ("rejected MAIL command U=CALLER: too many messages in one connection", false, "MAIL", false, None, None, None, "too many messages in one connection"),
+        // Over the limit without `SIZE=`, over SMTP: the client is after the sender (case 39).
+        ("1xZZG0-00082L-1I rejected from <s39@ok.test> H=(client.harness.test) [127.0.0.1]:50626: message too big: read=30134 max=20480", true, "size", false, Some("s39@ok.test"), None, Some("127.0.0.1"), "message too big: read=30134 max=20480"),
     ];
     for (text, has_id, stage, temporary, sender, recipient, addr, reason) in cases {
         let r = parse(text);
