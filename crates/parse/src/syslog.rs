@@ -305,14 +305,27 @@ fn exim_mainlog<'a>(rest: &'a str, ctx: &mut Context) -> Option<Envelope<'a>> {
 
 /// `prog[pid]: text` or `prog: text`.
 fn tag(s: &str) -> Option<(&str, Option<u32>, &str)> {
-    let colon = find(s, ": ").or_else(|| s.strip_suffix(':').map(|p| p.len()))?;
+    // One pass over the few bytes of the tag: it ends at the first `: ` (or a `:` that ends the
+    // line) and has no space; the pid is in brackets from its first `[`.
+    let b = s.as_bytes();
+    let mut open = None;
+    let mut i = 0;
+    let colon = loop {
+        match *b.get(i)? {
+            b' ' => return None,
+            b':' if b.get(i + 1).is_none_or(|&c| c == b' ') => break i,
+            b'[' if open.is_none() => open = Some(i),
+            _ => {}
+        }
+        i += 1;
+    };
     let head = &s[..colon];
     let text = s.get(colon + 2..).unwrap_or("");
-    if head.is_empty() || find(head, " ").is_some() {
+    if head.is_empty() {
         return None;
     }
-    match head.strip_suffix(']').and_then(|h| split2(h, "[")) {
-        Some((prog, pid)) => Some((prog, Some(num(pid.as_bytes())?), text)),
+    match open.filter(|_| head.ends_with(']')) {
+        Some(o) => Some((&head[..o], Some(num(&b[o + 1..colon - 1])?), text)),
         None => Some((head, None, text)),
     }
 }
