@@ -277,7 +277,10 @@ fn parse_ahead(
 /// one of the same layout reuses its allocation.)
 fn relabel<'b>(lines: Lines<'_>) -> Lines<'b> {
     debug_assert!(lines.is_empty());
-    lines.into_iter().filter_map(|_| None).collect()
+    lines
+        .into_iter()
+        .map(|_| unreachable!("the buffer is empty"))
+        .collect()
 }
 
 /// The reader thread: every input in order, in segments of whole lines.
@@ -422,6 +425,18 @@ mod tests {
         assert_eq!(lines, l7);
         assert_eq!(messages, m7);
         assert_eq!((summary.lines, summary.bytes), (s7.lines, s7.bytes));
+    }
+
+    #[test]
+    fn a_line_buffer_keeps_its_memory_for_other_lines() {
+        let text = String::from("a line");
+        let mut lines: Lines<'_> = Vec::with_capacity(1000);
+        let mut ctx = syslog::Context::new(2026, jiff::tz::TimeZone::UTC);
+        lines.push(parse_line(&text, &mut ctx));
+        lines.clear();
+        let (ptr, cap) = (lines.as_ptr() as usize, lines.capacity());
+        let reused: Lines<'static> = relabel(lines);
+        assert_eq!((reused.as_ptr() as usize, reused.capacity()), (ptr, cap));
     }
 
     #[test]
