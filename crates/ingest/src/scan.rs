@@ -84,8 +84,8 @@ enum Ahead {
 }
 
 /// Read `inputs` in order and correlate them. `message` gets each message once (on another
-/// thread): when it is finished, or at the end when it is still queued. `line` gets every line
-/// with its time (for statistics of lines that belong to no message).
+/// thread): when it is finished, or at the end when it is still queued. `line` gets every line,
+/// parsed, with its time (for statistics of lines that belong to no message).
 ///
 /// # Errors
 /// An input cannot be opened or read.
@@ -94,7 +94,7 @@ pub fn scan(
     opts: &Options,
     progress: &mut dyn Progress,
     message: &mut (dyn FnMut(&Message) + Send),
-    line: &mut dyn FnMut(&str, Ts),
+    line: &mut dyn FnMut(&Parsed<'_>, Ts),
 ) -> Result<ScanSummary, IngestError> {
     let mut correlator = Correlator::with_limits(opts.limits).lean();
     let mut summary = ScanSummary::default();
@@ -115,11 +115,11 @@ pub fn scan(
         scope.spawn(move || read_ahead(inputs, max_lines, &ahead_tx, &used_rx));
         scope.spawn(move || parse_ahead(opts, &ahead_rx, &ready_tx, &lines_rx));
         scope.spawn(move || {
-            for batch in done_rx {
+            for mut batch in done_rx {
                 batch.iter().for_each(&mut *message);
-                // Dropped where they were made: freeing on the allocating thread keeps its
-                // pages in use, where cross-thread frees let the allocator hand them back to
-                // the kernel and fault in fresh (zeroed) ones.
+                // Freed here, off the correlating thread (the busiest one); the emptied batch
+                // goes back to be filled again.
+                batch.clear();
                 let _ = empty_tx.try_send(batch);
             }
         });
@@ -142,9 +142,8 @@ pub fn scan(
                 Ready::Segment(mut parsed) => {
                     let offset = parsed.with_dependent(|seg, lines| {
                         for p in lines {
-                            let text = p.line;
                             correlator.feed_parsed(no, p, server);
-                            line(text, correlator.last_time());
+                            line(p, correlator.last_time());
                             if no.is_multiple_of(DRAIN_LINES) {
                                 router.route(correlator.drain());
                             }
@@ -201,10 +200,7 @@ impl Router {
         self.batch.push(m);
         if self.batch.len() >= MESSAGE_BATCH {
             let next = match self.empty.try_recv() {
-                Ok(mut used) => {
-                    used.clear();
-                    used
-                }
+                Ok(used) => used,
                 Err(_) => Vec::with_capacity(MESSAGE_BATCH),
             };
             let batch = std::mem::replace(&mut self.batch, next);
@@ -397,7 +393,7 @@ mod tests {
             &opts,
             &mut NoProgress,
             &mut |m| messages.push(m.clone()),
-            &mut |l, at| lines.push((l.to_string(), at)),
+            &mut |p, at| lines.push((p.line.to_string(), at)),
         )
         .unwrap();
         messages.sort_by_key(|m| m.id);

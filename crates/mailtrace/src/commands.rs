@@ -394,12 +394,16 @@ fn report_files(
                 b.add_message(m);
             }
         },
-        &mut |l, at| {
+        &mut |p, at| {
             // As from a store: the lines of the time range (and server) only.
             let in_range =
                 filter.since.is_none_or(|s| at >= s) && filter.until.is_none_or(|u| at < u);
-            if in_range && on_server(l) {
-                lines.add_line(l);
+            if in_range && on_server(p.line) {
+                match &p.envelope {
+                    // The parser found where the text starts.
+                    Some(env) => lines.add_text(env.text),
+                    None => lines.add_line(p.line),
+                }
             }
         },
     )?;

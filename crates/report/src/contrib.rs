@@ -480,7 +480,11 @@ pub fn line_contributions(line: &str, at: Ts, out: &mut dyn FnMut(Contribution))
     else {
         return;
     };
-    let body = &line[pos + 2..];
+    text_contributions(&line[pos + 2..], at, out);
+}
+
+/// [`line_contributions`] of what the program logged (the line after its syslog envelope).
+pub fn text_contributions(body: &str, at: Ts, out: &mut dyn FnMut(Contribution)) {
     // Most lines are none of these: decide on the first byte.
     if !matches!(body.as_bytes().first(), Some(b'w' | b'f' | b'p' | b'N')) {
         return;
