@@ -35,6 +35,9 @@ pub enum Command {
     Stats,
     /// Mail-flow statistics (like pflogsumm) for the messages matching the criteria.
     Report(ReportArgs),
+    /// Forget old data: finished messages (with their statistics) and raw log lines older than
+    /// the limits. Messages still queued stay.
+    Purge(PurgeArgs),
     /// Serve the web dashboard and the JSON API.
     Serve(ServeArgs),
     /// Print an Argon2id hash of a password (read from standard input) for a --users file.
@@ -139,6 +142,18 @@ pub struct DemoArgs {
     /// Address of the dashboard.
     #[arg(long, default_value = "127.0.0.1:8025")]
     pub listen: std::net::SocketAddr,
+}
+
+/// `purge`.
+#[derive(Args, Debug)]
+pub struct PurgeArgs {
+    /// Keep messages received in this last period: 30d, 12w, 36h.
+    #[arg(long, value_name = "AGE", default_value = "30d")]
+    pub older_than: String,
+    /// Keep raw log lines (and the lines that belong to no message) this long (default: as
+    /// long as messages). Messages older than this keep their timeline, not their raw lines.
+    #[arg(long, value_name = "AGE")]
+    pub raw_older_than: Option<String>,
 }
 
 /// `ingest`.

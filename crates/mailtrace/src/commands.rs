@@ -41,6 +41,24 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             println!("{}", serde_json::to_string_pretty(&s)?);
             Ok(ExitCode::SUCCESS)
         }
+        Command::Purge(a) => {
+            let age = |s: &str| -> Result<Ts> {
+                let us = mailtrace_query::parse_duration(s)
+                    .map_err(|e| anyhow::anyhow!("--older-than {s}: {e}"))?;
+                Ok(Ts(jiff::Timestamp::now().as_microsecond() - us))
+            };
+            let messages_before = age(&a.older_than)?;
+            let raw_before = match &a.raw_older_than {
+                Some(r) => age(r)?,
+                None => messages_before,
+            };
+            let purged = open_store(cli.db, false)?.purge(&mailtrace_store::Retention {
+                messages_before,
+                raw_before,
+            })?;
+            println!("{}", serde_json::to_string_pretty(&purged)?);
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Report(a) if !a.files.is_empty() => report(None, &a, &tz),
         Command::Report(a) => report(Some(open_store(cli.db, false)?.as_ref()), &a, &tz),
         Command::Serve(a) => {
