@@ -30,8 +30,13 @@
 #![deny(missing_docs)]
 
 mod exim;
+mod file;
 mod postfix;
+mod smartermail;
+mod transcript;
 
+pub use file::{parse_line_as, FileKind, FileLine};
+pub use mailtrace_parse::format::{detect, Format};
 pub use postfix::{parse_line, Correlator, CorrelatorState, Limits, Parsed};
 
 use mailtrace_model::{LineNo, Message, Ts};
@@ -106,6 +111,10 @@ pub struct Counters {
     pub postfix: u64,
     /// Lines of Exim.
     pub exim: u64,
+    /// Lines of SmarterMail's SMTP and delivery logs.
+    pub smartermail: u64,
+    /// Lines of SMTP transcripts.
+    pub transcript: u64,
     /// Lines without envelope or with Postfix text no rule knows.
     pub unparsed: u64,
     /// Lines of other programs.
