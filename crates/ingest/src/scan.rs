@@ -10,7 +10,7 @@
 use crate::reader::InputReader;
 use crate::{open_input, IngestError, Input, Options, Progress, MAX_LINE};
 use crossbeam_channel::{bounded, Receiver, Sender};
-use mailtrace_correlate::{parse_line, Correlator, Output, Parsed};
+use mailtrace_correlate::{parse_line_as, Correlator, Format, Output, Parsed};
 use mailtrace_model::{Message, Ts};
 use mailtrace_parse::syslog;
 use std::collections::HashMap;
@@ -55,6 +55,7 @@ enum Ahead {
         name: String,
         size: Option<u64>,
         modified: jiff::Timestamp,
+        format: Format,
     },
     Segment(Segment),
     /// The current input is done.
@@ -76,6 +77,7 @@ pub fn scan(
     line: &mut dyn FnMut(&str, Ts),
 ) -> Result<ScanSummary, IngestError> {
     let mut correlator = Correlator::with_limits(opts.limits).lean();
+    correlator.set_default_server(opts.server.as_deref().unwrap_or(&opts.local_server));
     let mut summary = ScanSummary::default();
     let (ahead_tx, ahead_rx) = bounded::<Ahead>(2);
     // Segments go back to the reader to be filled again: fresh 4 MB buffers would be fresh
@@ -89,7 +91,8 @@ pub fn scan(
         // Owned here, so that an early return drops it and a blocked reader stops.
         let ahead_rx = ahead_rx;
         let max_lines = usize::try_from(opts.batch_lines.max(1)).unwrap_or(usize::MAX);
-        scope.spawn(move || read_ahead(inputs, max_lines, &ahead_tx, &used_rx));
+        let format = opts.format;
+        scope.spawn(move || read_ahead(inputs, format, max_lines, &ahead_tx, &used_rx));
         scope.spawn(move || {
             for batch in done_rx {
                 batch.iter().for_each(&mut *message);
@@ -107,6 +110,7 @@ pub fn scan(
             handed: 0,
         };
         let mut ctx = None;
+        let mut format = Format::Syslog;
         let mut no = 1u64;
         let mut consumed = 0u64;
         let server = opts.server.as_deref();
@@ -116,8 +120,10 @@ pub fn scan(
                     name,
                     size,
                     modified,
+                    format: f,
                 } => {
                     progress.start(&name, size);
+                    format = f;
                     consumed = 0;
                     ctx = Some(match opts.year {
                         Some(y) => syslog::Context::new(y, opts.tz.clone()),
@@ -134,7 +140,7 @@ pub fn scan(
                 Ahead::Segment(seg) => {
                     let Some(ctx) = ctx.as_mut() else { continue };
                     summary.lines += seg.ends.len() as u64;
-                    correlate_segment(&seg, ctx, &mut no, |no, parsed| {
+                    correlate_segment(&seg, ctx, format, &mut no, |no, parsed| {
                         let text = parsed.line;
                         correlator.feed_parsed(no, parsed, server);
                         line(text, correlator.last_time());
@@ -214,6 +220,7 @@ impl Router {
 fn correlate_segment(
     seg: &Segment,
     ctx: &mut syslog::Context,
+    format: Format,
     no: &mut u64,
     mut feed: impl FnMut(u64, &Parsed<'_>),
 ) {
@@ -231,7 +238,7 @@ fn correlate_segment(
             let mut start = 0;
             let mut chunk = empty();
             for &end in &seg.ends {
-                chunk.push(parse_line(&seg.text[start..end], ctx));
+                chunk.push(parse_line_as(&seg.text[start..end], ctx, format));
                 start = end;
                 if chunk.len() == CHUNK_LINES {
                     let full = std::mem::replace(&mut chunk, empty());
@@ -254,7 +261,13 @@ fn correlate_segment(
 }
 
 /// The reader thread: every input in order, in segments of whole lines.
-fn read_ahead(inputs: &[Input], max_lines: usize, tx: &Sender<Ahead>, used: &Receiver<Segment>) {
+fn read_ahead(
+    inputs: &[Input],
+    format: Option<Format>,
+    max_lines: usize,
+    tx: &Sender<Ahead>,
+    used: &Receiver<Segment>,
+) {
     for input in inputs {
         let name = input.name();
         let io = |source| {
@@ -274,6 +287,7 @@ fn read_ahead(inputs: &[Input], max_lines: usize, tx: &Sender<Ahead>, used: &Rec
             name: name.clone(),
             size: r.size(),
             modified: r.modified(),
+            format: format.unwrap_or_else(|| r.detect_format()),
         };
         if tx.send(start).is_err() {
             return;
