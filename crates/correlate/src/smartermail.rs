@@ -178,6 +178,7 @@ impl Correlator {
                                 server: name.clone(),
                                 mta: MTA_SMARTERMAIL.to_string(),
                                 sender: Some(from.to_string()),
+                                size: mailtrace_parse::smtp::mail_size(l.text),
                                 received_at: at,
                                 last_seen: at,
                                 ..Message::default()
@@ -402,6 +403,7 @@ impl Correlator {
             d.sasl_method = m.sasl_method.take();
             d.sasl_username = m.sasl_username.take();
             d.tls = m.tls.take();
+            d.size = m.size.or(d.size);
             d.message_id = m.message_id.take().or(d.message_id.take());
             d.received_at = d.received_at.min(m.received_at);
             for r in m.recipients {
@@ -510,7 +512,12 @@ impl Correlator {
                     Command::StartTls => Pending::StartTls,
                     Command::RcptTo(to) => Pending::Rcpt(to.to_string()),
                     Command::Data => Pending::Data,
-                    Command::MailFrom(_) => Pending::Mail,
+                    Command::MailFrom(_) => {
+                        if m.size.is_none() {
+                            m.size = mailtrace_parse::smtp::mail_size(l.text);
+                        }
+                        Pending::Mail
+                    }
                     _ => Pending::None,
                 };
             }

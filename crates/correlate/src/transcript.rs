@@ -128,6 +128,7 @@ impl Correlator {
                                 mta: MTA_TRANSCRIPT.to_string(),
                                 queue_id: Some(conn.id.clone()),
                                 sender: Some(from.to_string()),
+                                size: mailtrace_parse::smtp::mail_size(l.text),
                                 received_at: conn.started,
                                 last_seen: at,
                                 ..Message::default()

@@ -71,6 +71,15 @@ impl<'a> Command<'a> {
     }
 }
 
+/// The `SIZE=` parameter of a `MAIL FROM` command line (RFC 1870): the message size the
+/// client announced.
+pub fn mail_size(line: &str) -> Option<u64> {
+    line.split_whitespace().find_map(|p| {
+        let (k, v) = p.split_once('=')?;
+        k.eq_ignore_ascii_case("SIZE").then(|| v.parse().ok())?
+    })
+}
+
 /// One line of a dialogue.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Smtp<'a> {
@@ -124,6 +133,17 @@ mod tests {
         ] {
             assert_eq!(Command::parse(line), want, "{line}");
         }
+    }
+
+    #[test]
+    fn size_parameter() {
+        assert_eq!(mail_size("MAIL FROM:<a@b> SIZE=943"), Some(943));
+        assert_eq!(
+            mail_size("cmd: MAIL FROM:<a@b> BODY=8BITMIME size=12"),
+            Some(12)
+        );
+        assert_eq!(mail_size("MAIL FROM:<a@b>"), None);
+        assert_eq!(mail_size("MAIL FROM:<a@b> SIZE=x"), None);
     }
 
     #[test]

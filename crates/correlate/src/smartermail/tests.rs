@@ -67,6 +67,7 @@ fn vendor_delivery_log_is_one_delivered_message_with_its_conversation() {
     assert_eq!(m.status, Status::Delivered);
     assert!(!m.open);
     assert_eq!(m.received_at.to_rfc3339(), "2018-05-07T22:57:34Z");
+    assert_eq!(m.size, Some(943));
     // The related view: every line of the delivery.
     assert_eq!(m.line_nos, (1..=20).collect::<Vec<_>>());
     let r = &m.recipients[0];
@@ -144,6 +145,7 @@ fn sessions_and_deliveries_make_one_message_per_spool_number() {
     assert_eq!(m.sasl_username.as_deref(), Some("alice@example.net"));
     assert_eq!(m.sasl_method.as_deref(), Some("LOGIN"));
     assert_eq!(m.tls.as_deref(), Some("STARTTLS"));
+    assert_eq!(m.size, Some(2048));
     assert_eq!(m.status, Status::Delivered);
     assert!(!m.open);
     let carol = m
