@@ -98,7 +98,7 @@ pub(crate) fn unmark_acceptance(m: &mut mailtrace_model::Message) {
 }
 
 /// An SMTP reply, owned (kept across lines).
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub(crate) struct Reply {
     pub(crate) code: Option<u16>,
     pub(crate) dsn: Option<String>,

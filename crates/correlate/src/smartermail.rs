@@ -21,6 +21,7 @@ use mailtrace_model::{
 };
 use mailtrace_parse::smartermail::{Kind, Line, Source};
 use mailtrace_parse::smtp::Command;
+use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 
 type Map<K, V> = HashMap<K, V, ahash::RandomState>;
@@ -39,13 +40,51 @@ pub(crate) struct SmServer {
     done: Map<String, Ts>,
 }
 
+/// What of a server's SmarterMail state survives a checkpoint (the spooled messages are in
+/// the store, as open messages).
+#[derive(Debug, Default, Clone, Serialize, Deserialize)]
+pub(crate) struct SmSnapshot {
+    sessions: Vec<(String, Session)>,
+    deliveries: Vec<(String, Delivery)>,
+    done: Vec<(String, Ts)>,
+}
+
+impl SmServer {
+    /// Sessions or deliveries under way?
+    pub(crate) fn in_flight(&self) -> bool {
+        !self.sessions.is_empty() || !self.deliveries.is_empty()
+    }
+
+    pub(crate) fn snapshot(&self) -> SmSnapshot {
+        SmSnapshot {
+            sessions: self
+                .sessions
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+            deliveries: self
+                .deliveries
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+            done: self.done.iter().map(|(k, v)| (k.clone(), *v)).collect(),
+        }
+    }
+
+    pub(crate) fn restore(&mut self, snap: SmSnapshot) {
+        self.sessions = snap.sessions.into_iter().collect();
+        self.deliveries = snap.deliveries.into_iter().collect();
+        self.done = snap.done.into_iter().collect();
+    }
+}
+
 pub(crate) struct Spooled {
     pub(crate) msg: Message,
     pub(crate) dirty: bool,
 }
 
 /// The last client command of a session, which the next reply answers.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 enum Pending {
     #[default]
     None,
@@ -58,7 +97,7 @@ enum Pending {
     Body,
 }
 
-#[derive(Default)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 struct Session {
     /// Session id and client address: with the time, what tells its messages' ids apart.
     key: String,
@@ -79,6 +118,7 @@ struct Session {
     events: Vec<Event>,
 }
 
+#[derive(Debug, Clone, Serialize, Deserialize)]
 struct Txn {
     msg: Message,
     accepted: bool,
@@ -86,7 +126,7 @@ struct Txn {
 
 /// A delivery session: its lines go to the message as they come; this is what the next line
 /// needs to know.
-#[derive(Default)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 struct Delivery {
     recipients: Vec<String>,
     remote: Option<String>,

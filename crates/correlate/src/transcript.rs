@@ -16,6 +16,7 @@ use mailtrace_model::{
 };
 use mailtrace_parse::smtp::{Command, Smtp};
 use mailtrace_parse::transcript::{Kind, Line};
+use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 
 type Map<K, V> = HashMap<K, V, ahash::RandomState>;
@@ -26,7 +27,34 @@ pub(crate) struct TrServer {
     conns: Map<String, Conn>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq)]
+/// Transcript connections under way, saved with a checkpoint.
+#[derive(Debug, Default, Clone, Serialize, Deserialize)]
+pub(crate) struct TrSnapshot {
+    conns: Vec<(String, Conn)>,
+}
+
+impl TrServer {
+    /// Connections under way?
+    pub(crate) fn in_flight(&self) -> bool {
+        !self.conns.is_empty()
+    }
+
+    pub(crate) fn snapshot(&self) -> TrSnapshot {
+        TrSnapshot {
+            conns: self
+                .conns
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+        }
+    }
+
+    pub(crate) fn restore(&mut self, snap: TrSnapshot) {
+        self.conns = snap.conns.into_iter().collect();
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 enum Pending {
     #[default]
     None,
@@ -37,7 +65,7 @@ enum Pending {
     Body,
 }
 
-#[derive(Default)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 struct Conn {
     id: String,
     peer: String,
@@ -56,6 +84,7 @@ struct Conn {
     error: Option<Reply>,
 }
 
+#[derive(Debug, Clone, Serialize, Deserialize)]
 struct Txn {
     msg: Message,
     rcpts: Vec<(String, Reply)>,

@@ -310,7 +310,7 @@ impl<'s> Ingestor<'s> {
 /// and reading them before the other files keeps log time going forward for them, so that the
 /// idle sweep does not write out a received message waiting for its delivery because a newer
 /// file came in between.
-fn reading_order(inputs: &[Input], format: Option<Format>) -> Vec<Input> {
+pub(crate) fn reading_order(inputs: &[Input], format: Option<Format>) -> Vec<Input> {
     if format.is_some() {
         return inputs.to_vec();
     }

@@ -76,6 +76,7 @@ pub fn scan(
     message: &mut (dyn FnMut(&Message) + Send),
     line: &mut dyn FnMut(&str, Ts),
 ) -> Result<ScanSummary, IngestError> {
+    let inputs = &crate::reading_order(inputs, opts.format);
     let mut correlator = Correlator::with_limits(opts.limits).lean();
     correlator.set_default_server(opts.server.as_deref().unwrap_or(&opts.local_server));
     let mut summary = ScanSummary::default();

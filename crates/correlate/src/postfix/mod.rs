@@ -59,6 +59,12 @@ struct ServerSnapshot {
     sessions: Vec<(u32, Session)>,
     links: Vec<(String, Link)>,
     agents: Vec<(u32, AgentLines)>,
+    /// SmarterMail sessions and deliveries under way.
+    #[serde(default)]
+    smartermail: crate::smartermail::SmSnapshot,
+    /// Transcript connections under way.
+    #[serde(default)]
+    transcript: crate::transcript::TrSnapshot,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -222,6 +228,8 @@ impl Correlator {
             srv.sessions = snap.sessions.into_iter().collect();
             srv.links = snap.links.into_iter().collect();
             srv.agents = snap.agents.into_iter().collect();
+            srv.smartermail.restore(snap.smartermail);
+            srv.transcript.restore(snap.transcript);
         }
         for msg in open {
             let Some(qid) = msg.queue_id.clone() else {
@@ -518,9 +526,17 @@ impl Correlator {
             servers: self
                 .servers
                 .iter()
-                .filter(|s| !s.sessions.is_empty() || !s.links.is_empty() || !s.agents.is_empty())
+                .filter(|s| {
+                    !s.sessions.is_empty()
+                        || !s.links.is_empty()
+                        || !s.agents.is_empty()
+                        || s.smartermail.in_flight()
+                        || s.transcript.in_flight()
+                })
                 .map(|s| ServerSnapshot {
                     name: s.name.clone(),
+                    smartermail: s.smartermail.snapshot(),
+                    transcript: s.transcript.snapshot(),
                     sessions: s.sessions.iter().map(|(k, v)| (*k, v.clone())).collect(),
                     links: s.links.iter().map(|(k, v)| (k.clone(), *v)).collect(),
                     agents: s.agents.iter().map(|(k, v)| (*k, v.clone())).collect(),

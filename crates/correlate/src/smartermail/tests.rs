@@ -316,3 +316,62 @@ fn garbage_and_cut_lines_never_panic_and_are_unparsed() {
         .count();
     assert!(unparsed >= 6, "{:?}", out.loose);
 }
+
+/// Feed the test logs with a checkpoint after line `cut`: the state through JSON, the open
+/// messages as a store keeps them (the last version of each id), a new correlator restored
+/// from both. What comes out must be what one pass gives.
+fn with_checkpoint_at(cut: usize) -> Vec<Message> {
+    let lines: Vec<(String, Format)> = [
+        ("smartermail/smtp.log", Format::SmarterMailSmtp),
+        ("smartermail/delivery.log", Format::SmarterMailDelivery),
+    ]
+    .iter()
+    .flat_map(|(f, fmt)| {
+        std::fs::read_to_string(format!("{TESTDATA}{f}"))
+            .unwrap()
+            .lines()
+            .map(|l| (l.to_string(), *fmt))
+            .collect::<Vec<_>>()
+    })
+    .collect();
+    let mut store: std::collections::BTreeMap<i64, Message> = Default::default();
+    let keep = |store: &mut std::collections::BTreeMap<i64, Message>, out: Output| {
+        for m in out.messages {
+            store.insert(m.id, m);
+        }
+    };
+    let mut ctx = mailtrace_parse::syslog::Context::new(2024, TimeZone::UTC);
+    let mut c = Correlator::default();
+    c.set_default_server("mail.example.net");
+    for (no, (l, f)) in (1..).zip(&lines[..cut]) {
+        c.feed_parsed(no, &parse_line_as(l, &mut ctx, *f), None);
+    }
+    let state = serde_json::to_string(&c.state(None, None)).unwrap();
+    keep(&mut store, c.checkpoint());
+    let open: Vec<Message> = store.values().filter(|m| m.open).cloned().collect();
+    let mut c = Correlator::restore(
+        serde_json::from_str(&state).unwrap(),
+        open,
+        crate::Limits::default(),
+    );
+    c.set_default_server("mail.example.net");
+    for (no, (l, f)) in (cut as u64 + 1..).zip(&lines[cut..]) {
+        c.feed_parsed(no, &parse_line_as(l, &mut ctx, *f), None);
+    }
+    keep(&mut store, c.finish_input());
+    store.into_values().collect()
+}
+
+#[test]
+fn a_checkpoint_anywhere_gives_the_same_messages() {
+    let (one_pass, _, _) = testdata_run();
+    let mut want: Vec<Message> = one_pass.messages;
+    want.sort_by_key(|m| m.id);
+    for cut in [5, 20, 30, 38, 40, 63, 64, 80, 100, 120, 150] {
+        let got = with_checkpoint_at(cut);
+        assert_eq!(got.len(), want.len(), "cut at {cut}");
+        for (g, w) in got.iter().zip(&want) {
+            assert_eq!(g, w, "cut at {cut}");
+        }
+    }
+}

@@ -123,3 +123,37 @@ fn bounces_deferrals_and_rejections() {
     assert_eq!(busy.len(), 4);
     assert!(busy.iter().all(|l| l.kind == crate::LooseKind::Session));
 }
+
+/// A checkpoint (state through JSON) after any line gives what one pass gives.
+#[test]
+fn a_checkpoint_anywhere_gives_the_same_messages() {
+    let path = format!("{TESTDATA}transcript/transcript.log");
+    let (one_pass, _, _) = run(&path);
+    let mut want = one_pass.messages;
+    want.sort_by_key(|m| m.id);
+    let text = std::fs::read_to_string(&path).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    for cut in [1, 5, 10, 17, 20, 25, 30, 40, 48] {
+        let mut got: std::collections::BTreeMap<i64, Message> = Default::default();
+        let mut ctx = mailtrace_parse::syslog::Context::new(2024, TimeZone::UTC);
+        let mut c = Correlator::default();
+        c.set_default_server("xeams.example");
+        for (no, l) in (1..).zip(&lines[..cut]) {
+            c.feed_parsed(no, &parse_line_as(l, &mut ctx, Format::Transcript), None);
+        }
+        let state = serde_json::to_string(&c.state(None, None)).unwrap();
+        got.extend(c.checkpoint().messages.into_iter().map(|m| (m.id, m)));
+        let mut c = Correlator::restore(
+            serde_json::from_str(&state).unwrap(),
+            Vec::new(),
+            crate::Limits::default(),
+        );
+        c.set_default_server("xeams.example");
+        for (no, l) in (cut as u64 + 1..).zip(&lines[cut..]) {
+            c.feed_parsed(no, &parse_line_as(l, &mut ctx, Format::Transcript), None);
+        }
+        got.extend(c.finish_input().messages.into_iter().map(|m| (m.id, m)));
+        let got: Vec<Message> = got.into_values().collect();
+        assert_eq!(got, want, "cut at {cut}");
+    }
+}
