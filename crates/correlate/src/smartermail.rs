@@ -114,6 +114,9 @@ struct Session {
     txn: Option<Txn>,
     /// Messages of the session, written when it ends (they carry all of its lines).
     done: Vec<Message>,
+    /// Messages accepted into the spool during the session, and how many of its lines they
+    /// had then: the lines after those join them when the session ends.
+    spooled: Vec<(String, usize)>,
     lines: Vec<LineNo>,
     events: Vec<Event>,
 }
@@ -303,9 +306,6 @@ impl Correlator {
                                     rep.code,
                                     rep.dsn.as_deref(),
                                 );
-                                if !lean {
-                                    m.events.push(cur.event(at, "reject at RCPT", l.text));
-                                }
                                 sess.done.push(m);
                                 kind = "reject at RCPT";
                             }
@@ -371,6 +371,21 @@ impl Correlator {
         if !lean {
             sess.events.push(cur.event(at, kind, l.text));
         }
+        // Accepted and named: into the spool now, where a checkpoint saves it and its delivery
+        // finds it, even while the session goes on.
+        if sess
+            .txn
+            .as_ref()
+            .is_some_and(|t| t.accepted && t.msg.queue_id.is_some())
+        {
+            if let Some(t) = sess.txn.take() {
+                let mut m = t.msg;
+                with_session(&mut m, sess, lean);
+                let q = m.queue_id.clone().unwrap_or_default();
+                sess.spooled.push((q.clone(), sess.lines.len()));
+                self.sm_spool(s, q, m);
+            }
+        }
         if close {
             if let Some(sess) = self.servers[s].smartermail.sessions.remove(id) {
                 self.sm_close_session(s, sess);
@@ -383,39 +398,34 @@ impl Correlator {
     fn sm_close_session(&mut self, s: usize, mut sess: Session) {
         end_txn(&mut sess);
         let name = self.servers[s].name.clone();
+        let lean = self.lean;
+        let spooled_any = !sess.spooled.is_empty();
+        // Messages spooled during the session get the lines that followed.
+        for (q, from) in std::mem::take(&mut sess.spooled) {
+            if let Some(open) = self.servers[s].smartermail.spool.get_mut(&q) {
+                if !lean {
+                    let m = &mut open.msg;
+                    m.line_nos
+                        .extend_from_slice(sess.lines.get(from..).unwrap_or_default());
+                    m.events
+                        .extend_from_slice(sess.events.get(from..).unwrap_or_default());
+                    m.line_nos.sort_unstable();
+                    m.line_nos.dedup();
+                }
+                open.dirty = true;
+            }
+        }
         if sess.done.is_empty() {
-            for no in &sess.lines {
-                self.loose(&name, sess.last_seen, LooseKind::Session, *no);
+            if !spooled_any {
+                for no in &sess.lines {
+                    self.loose(&name, sess.last_seen, LooseKind::Session, *no);
+                }
             }
             return;
         }
-        let n = sess.done.len();
         for (i, mut m) in std::mem::take(&mut sess.done).into_iter().enumerate() {
-            m.client_ip = Some(sess.ip.clone());
-            m.client_host = Some("unknown".to_string());
-            m.helo.clone_from(&sess.helo);
-            m.proto = Some(if sess.esmtp { "ESMTP" } else { "SMTP" }.to_string());
-            if sess.authenticated {
-                m.sasl_method.clone_from(&sess.auth_method);
-                m.sasl_username.clone_from(&sess.auth_user);
-            }
-            if sess.tls {
-                m.tls = Some("STARTTLS".to_string());
-            }
-            m.nrcpt = Some(m.recipients.len() as u32).filter(|n| *n > 0);
-            if !self.lean {
-                // The rejected records keep their own event (their line); every message gets
-                // the whole session.
-                let own = std::mem::take(&mut m.events);
-                m.line_nos.clone_from(&sess.lines);
-                m.events = if i + 1 == n {
-                    std::mem::take(&mut sess.events)
-                } else {
-                    sess.events.clone()
-                };
-                m.events.extend(own);
-                crate::file::unmark_acceptance(&mut m);
-            }
+            with_session(&mut m, &sess, lean);
+            crate::file::unmark_acceptance(&mut m);
             if m.id == 0 {
                 let disc = mailtrace_model::fnv1a(sess.key.as_bytes()) ^ i as u64;
                 m.id = message_key(&name, "", m.received_at, disc);
@@ -451,9 +461,10 @@ impl Correlator {
                     d.recipients.push(r);
                 }
             }
-            let mut lines = m.line_nos;
-            lines.append(&mut d.line_nos);
-            d.line_nos = lines;
+            d.line_nos.append(&mut m.line_nos);
+            // In input order, as every message's lines.
+            d.line_nos.sort_unstable();
+            d.line_nos.dedup();
             d.events.append(&mut m.events);
             open.dirty = true;
             return;
@@ -680,6 +691,27 @@ impl Correlator {
                 self.out.messages.push(m);
             }
         }
+    }
+}
+
+/// What the session tells of a message received in it: client, HELO, authentication, TLS,
+/// and (unless lean) its lines and timeline so far.
+fn with_session(m: &mut Message, sess: &Session, lean: bool) {
+    m.client_ip = Some(sess.ip.clone());
+    m.client_host = Some("unknown".to_string());
+    m.helo.clone_from(&sess.helo);
+    m.proto = Some(if sess.esmtp { "ESMTP" } else { "SMTP" }.to_string());
+    if sess.authenticated {
+        m.sasl_method.clone_from(&sess.auth_method);
+        m.sasl_username.clone_from(&sess.auth_user);
+    }
+    if sess.tls {
+        m.tls = Some("STARTTLS".to_string());
+    }
+    m.nrcpt = Some(m.recipients.len() as u32).filter(|n| *n > 0);
+    if !lean {
+        m.line_nos.clone_from(&sess.lines);
+        m.events.clone_from(&sess.events);
     }
 }
 

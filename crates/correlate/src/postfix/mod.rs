@@ -552,6 +552,14 @@ impl Correlator {
     /// the queued messages are moved out rather than copied.
     pub fn into_output(mut self) -> Output {
         self.close_sessions();
+        // SmarterMail sessions and transcript connections that never ended: what they
+        // received is written now (an ingest keeps them in its state instead, for the lines
+        // a grown file adds).
+        let now = self.last_ts;
+        for s in 0..self.servers.len() {
+            self.smartermail_sweep(s, now, None, None);
+            self.transcript_sweep(s, now, None);
+        }
         for srv in &mut self.servers {
             for (_, o) in srv.open.drain() {
                 let mut m = o.msg;
@@ -574,11 +582,6 @@ impl Correlator {
 
     fn close_sessions(&mut self) {
         for s in 0..self.servers.len() {
-            // SmarterMail sessions and transcript connections are not saved with a
-            // checkpoint: what they received is written now.
-            let now = self.last_ts;
-            self.smartermail_sweep(s, now, None, None);
-            self.transcript_sweep(s, now, None);
             let pids: Vec<u32> = self.servers[s].sessions.keys().copied().collect();
             for pid in pids {
                 if let Some(sess) = self.servers[s].sessions.remove(&pid) {
