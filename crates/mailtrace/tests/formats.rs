@@ -42,9 +42,11 @@ fn mixed_dir(dir: &Path) -> Vec<PathBuf> {
             corpora().join("vendor-doc-examples/xeams-transcript.log"),
             "xeams-transcript.log",
         ),
-        // SENDMAIL: once the Sendmail parser is merged, add
-        // (corpora().join("vendor-doc-examples/sendmail-realsender.log"), "sendmail.log")
-        // here and its checks in `sendmail_messages` below.
+        // SENDMAIL: once the Sendmail parser (parse/sendmail.rs, correlate/sendmail.rs) is
+        // merged, add
+        // (corpora().join("vendor-doc-examples/sendmail-realsender.log"), "sendmail.log"),
+        // here, its line to `want` in the test below (("sendmail.log", "syslog", 20)) and its
+        // checks at the SENDMAIL mark there.
     ];
     for (from, to) in &files {
         std::fs::copy(from, logs.join(to)).unwrap();
@@ -207,6 +209,12 @@ fn a_mixed_directory_of_every_format_is_searchable_with_correct_statuses() {
         assert_ne!(m["server"], server.as_str());
         assert_eq!(m["status"], status, "{}", t.case);
     }
+    // SENDMAIL: with sendmail.log in the directory (see `mixed_dir`), check for example
+    //     let m = one_of(&db, "sendmail", &["--queue-id", "v4V4QL1K030027"]);
+    //     assert_eq!(m["status"], "delivered");
+    // and the greylisted-then-sent, user-unknown (bounced, with its DSN child) and
+    // mailbox-full-then-expired messages, and add "sendmail" to `mtas` below.
+
     // One search over all of them.
     let bounced = search(&db, &["--status", "bounced"]);
     let mut mtas: Vec<&str> = bounced.iter().map(|m| m["mta"].as_str().unwrap()).collect();
