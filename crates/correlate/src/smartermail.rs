@@ -281,7 +281,7 @@ impl Correlator {
                                     address: to,
                                     ..Recipient::default()
                                 });
-                            } else {
+                            } else if code >= 400 {
                                 // A rejected record of its own, as Postfix logs `NOQUEUE:
                                 // reject: RCPT`: the message may still go to the others.
                                 let rep = Reply::of(&r);

@@ -482,7 +482,10 @@ pub fn line_contributions(line: &str, at: Ts, out: &mut dyn FnMut(Contribution))
     };
     let body = &line[pos + 2..];
     // Most lines are none of these: decide on the first byte.
-    if !matches!(body.as_bytes().first(), Some(b'w' | b'f' | b'p' | b'N')) {
+    if !matches!(
+        body.as_bytes().first(),
+        Some(b'w' | b'f' | b'p' | b'N' | b'5')
+    ) {
         return;
     }
     if let Some(rest) = body.strip_prefix("warning: ") {
@@ -501,6 +504,16 @@ pub fn line_contributions(line: &str, at: Ts, out: &mut dyn FnMut(Contribution))
         out(Contribution::count(at, Dim::Panic, short_reason(rest)));
     } else if body.contains("reject_warning: ") {
         out(Contribution::count(at, Dim::RejectWarning, ""));
+    } else if body.starts_with("535") && line.starts_with('[') {
+        // SmarterMail's SMTP log: `[yyyy.MM.dd] HH:mm:ss [client ip][session] rsp: 535 ...`.
+        let ip = line
+            .get(22..)
+            .and_then(|r| r.strip_prefix('['))
+            .and_then(|r| r.split_once(']'))
+            .map(|(ip, _)| ip);
+        if let Some(ip) = ip {
+            out(Contribution::count(at, Dim::Sasl, format!("unknown[{ip}]")));
+        }
     }
 }
 
