@@ -32,17 +32,17 @@ pub fn parse_line_as<'a>(line: &'a str, ctx: &mut syslog::Context, format: Forma
         Format::Syslog | Format::Exim => return crate::parse_line(line, ctx),
         Format::SmarterMailSmtp | Format::SmarterMailDelivery => {
             smartermail::parse(line).and_then(|l| {
-                Some(FileLine {
+                Some(Box::new(FileLine {
                     ts: ctx.local(&l.at)?,
                     kind: FileKind::SmarterMail(l),
-                })
+                }))
             })
         }
         Format::Transcript => transcript::parse(line).and_then(|l| {
-            Some(FileLine {
+            Some(Box::new(FileLine {
                 ts: ctx.local(&l.at)?,
                 kind: FileKind::Transcript(l),
-            })
+            }))
         }),
     };
     Parsed {

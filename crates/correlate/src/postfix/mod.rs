@@ -612,7 +612,8 @@ pub struct Parsed<'a> {
     /// What Exim logged; `None` when another program wrote the line.
     pub exim: Option<mailtrace_parse::exim::Record<'a>>,
     /// A line of a per-file format (SmarterMail, transcripts; see [`crate::parse_line_as`]).
-    pub file: Option<crate::FileLine<'a>>,
+    /// Boxed: syslog lines, the many, carry none, and a parsed line is moved between threads.
+    pub file: Option<Box<crate::FileLine<'a>>>,
 }
 
 /// Parse a line for [`Correlator::feed_parsed`].
