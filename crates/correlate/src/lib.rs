@@ -5,6 +5,11 @@
 //! links between messages. Finished messages, unattached lines and (on [`Correlator::checkpoint`])
 //! the messages that changed while still queued come out as an [`Output`] batch for the store.
 //!
+//! Syslog lines (Postfix, Exim) are dispatched per line by program ([`parse_line`]); the formats
+//! that are one per file (Exim's own main log, SmarterMail's SMTP and delivery logs, SMTP
+//! transcripts) are parsed with the [`Format`] their file was detected as ([`parse_line_as`],
+//! [`detect`]). Every format gives the same [`mailtrace_model::Message`]s, with `mta` and `server`.
+//!
 //! Memory is bounded by what is in flight: sessions idle for an hour and messages idle for
 //! [`Limits::message_idle`] of log time are written out and dropped.
 //!
