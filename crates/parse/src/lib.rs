@@ -9,7 +9,7 @@
 //! - [`exim`]: Exim's main log.
 //! - [`smartermail`]: SmarterMail's SMTP and delivery logs; [`transcript`]: SMTP conversation
 //!   transcripts; [`smtp`]: their command and reply lines.
-//! - [`format`]: which of these a file is, from its first lines.
+//! - [`format`](mod@format): which of these a file is, from its first lines.
 //!
 //! ```
 //! use mailtrace_parse::{syslog, postfix};
