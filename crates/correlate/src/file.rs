@@ -83,15 +83,16 @@ impl Correlator {
     }
 }
 
-/// A rejected record shares its session's timeline, where another transaction (or the
-/// message for the other recipients) was accepted: not its acceptance.
-pub(crate) fn unmark_acceptance(m: &mut mailtrace_model::Message) {
+/// Messages of one session or connection share its timeline, where other transactions were
+/// accepted too: only the message's own acceptance line (`own`; none for a rejected record)
+/// keeps its acceptance kind, the others read as the replies they are.
+pub(crate) fn own_acceptance(
+    m: &mut mailtrace_model::Message,
+    own: Option<mailtrace_model::LineNo>,
+) {
     use mailtrace_model::event_kind::{QUEUED, SENT};
-    if m.status != mailtrace_model::Status::Rejected {
-        return;
-    }
     for e in &mut m.events {
-        if e.kind == QUEUED || e.kind == SENT {
+        if (e.kind == QUEUED || e.kind == SENT) && e.source.map(|s| s.0) != own {
             e.kind = "reply".into();
         }
     }

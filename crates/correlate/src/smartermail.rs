@@ -112,11 +112,12 @@ struct Session {
     pending: Pending,
     /// The transaction under way: from `MAIL FROM` to the reply after the data.
     txn: Option<Txn>,
-    /// Messages of the session, written when it ends (they carry all of its lines).
-    done: Vec<Message>,
+    /// Messages of the session, written when it ends (they carry all of its lines), with
+    /// their acceptance lines.
+    done: Vec<(Message, Option<LineNo>)>,
     /// Messages accepted into the spool during the session, and how many of its lines they
     /// had then: the lines after those join them when the session ends.
-    spooled: Vec<(String, usize)>,
+    spooled: Vec<(String, usize, Option<LineNo>)>,
     lines: Vec<LineNo>,
     events: Vec<Event>,
 }
@@ -125,6 +126,9 @@ struct Session {
 struct Txn {
     msg: Message,
     accepted: bool,
+    /// The `250` after the data.
+    #[serde(default)]
+    accept_no: Option<LineNo>,
 }
 
 /// A delivery session: its lines go to the message as they come; this is what the next line
@@ -227,6 +231,7 @@ impl Correlator {
                                 ..Message::default()
                             },
                             accepted: false,
+                            accept_no: None,
                         });
                         Pending::Mail
                     }
@@ -270,7 +275,7 @@ impl Correlator {
                                 rep.code,
                                 rep.dsn.as_deref(),
                             );
-                            sess.done.push(t.msg);
+                            sess.done.push((t.msg, None));
                         }
                         kind = "reject at MAIL";
                     }
@@ -306,7 +311,7 @@ impl Correlator {
                                     rep.code,
                                     rep.dsn.as_deref(),
                                 );
-                                sess.done.push(m);
+                                sess.done.push((m, None));
                                 kind = "reject at RCPT";
                             }
                         }
@@ -323,13 +328,14 @@ impl Correlator {
                                 rep.code,
                                 rep.dsn.as_deref(),
                             );
-                            sess.done.push(t.msg);
+                            sess.done.push((t.msg, None));
                         }
                         kind = "reject after DATA";
                     }
                     Pending::Body if ok => {
                         if let Some(t) = sess.txn.as_mut() {
                             t.accepted = true;
+                            t.accept_no = Some(cur.no);
                             t.msg.last_seen = at;
                         }
                         kind = event_kind::QUEUED;
@@ -353,6 +359,7 @@ impl Correlator {
                     None => sess
                         .done
                         .last_mut()
+                        .map(|(m, _)| m)
                         .filter(|m| m.status != Status::Rejected),
                 };
                 if let Some(m) = m {
@@ -381,8 +388,10 @@ impl Correlator {
             if let Some(t) = sess.txn.take() {
                 let mut m = t.msg;
                 with_session(&mut m, sess, lean);
+                crate::file::own_acceptance(&mut m, t.accept_no);
                 let q = m.queue_id.clone().unwrap_or_default();
-                sess.spooled.push((q.clone(), sess.lines.len()));
+                sess.spooled
+                    .push((q.clone(), sess.lines.len(), t.accept_no));
                 self.sm_spool(s, q, m);
             }
         }
@@ -401,14 +410,21 @@ impl Correlator {
         let lean = self.lean;
         let spooled_any = !sess.spooled.is_empty();
         // Messages spooled during the session get the lines that followed.
-        for (q, from) in std::mem::take(&mut sess.spooled) {
+        for (q, from, own) in std::mem::take(&mut sess.spooled) {
             if let Some(open) = self.servers[s].smartermail.spool.get_mut(&q) {
                 if !lean {
                     let m = &mut open.msg;
                     m.line_nos
                         .extend_from_slice(sess.lines.get(from..).unwrap_or_default());
-                    m.events
-                        .extend_from_slice(sess.events.get(from..).unwrap_or_default());
+                    let mut later: Vec<Event> =
+                        sess.events.get(from..).unwrap_or_default().to_vec();
+                    for e in &mut later {
+                        // A later transaction's acceptance is not this message's.
+                        if e.kind == event_kind::QUEUED && e.source.map(|s| s.0) != own {
+                            e.kind = "reply".into();
+                        }
+                    }
+                    m.events.extend(later);
                     m.line_nos.sort_unstable();
                     m.line_nos.dedup();
                 }
@@ -423,9 +439,9 @@ impl Correlator {
             }
             return;
         }
-        for (i, mut m) in std::mem::take(&mut sess.done).into_iter().enumerate() {
+        for (i, (mut m, own)) in std::mem::take(&mut sess.done).into_iter().enumerate() {
             with_session(&mut m, &sess, lean);
-            crate::file::unmark_acceptance(&mut m);
+            crate::file::own_acceptance(&mut m, own);
             if m.id == 0 {
                 let disc = mailtrace_model::fnv1a(sess.key.as_bytes()) ^ i as u64;
                 m.id = message_key(&name, "", m.received_at, disc);
@@ -720,7 +736,7 @@ fn with_session(m: &mut Message, sess: &Session, lean: bool) {
 fn end_txn(sess: &mut Session) {
     if let Some(t) = sess.txn.take() {
         if t.accepted && !t.msg.recipients.is_empty() {
-            sess.done.push(t.msg);
+            sess.done.push((t.msg, None));
         }
     }
 }

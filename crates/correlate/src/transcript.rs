@@ -77,7 +77,8 @@ struct Conn {
     greeting: Option<String>,
     pending: Pending,
     txn: Option<Txn>,
-    done: Vec<Message>,
+    /// Messages of the connection, with their acceptance lines.
+    done: Vec<(Message, Option<LineNo>)>,
     lines: Vec<LineNo>,
     events: Vec<Event>,
     /// The last reply of 4xx/5xx.
@@ -89,6 +90,9 @@ struct Txn {
     msg: Message,
     rcpts: Vec<(String, Reply)>,
     data: Option<Reply>,
+    /// The `250` after the data.
+    #[serde(default)]
+    accept_no: Option<LineNo>,
 }
 
 impl Correlator {
@@ -164,6 +168,7 @@ impl Correlator {
                             },
                             rcpts: Vec::new(),
                             data: None,
+                            accept_no: None,
                         });
                         Pending::Mail
                     }
@@ -215,6 +220,9 @@ impl Correlator {
                                 };
                             }
                             if let Some(t) = conn.txn.as_mut() {
+                                if (200..300).contains(&code) {
+                                    t.accept_no = Some(cur.no);
+                                }
                                 t.data = Some(rep);
                                 t.msg.last_seen = at;
                             }
@@ -246,7 +254,7 @@ impl Correlator {
             return;
         }
         let n = conn.done.len();
-        for (i, mut m) in std::mem::take(&mut conn.done).into_iter().enumerate() {
+        for (i, (mut m, own)) in std::mem::take(&mut conn.done).into_iter().enumerate() {
             let disc = mailtrace_model::fnv1a(conn.peer.as_bytes()) ^ i as u64;
             m.id = message_key(&name, &conn.id, m.received_at, disc);
             if !conn.outgoing {
@@ -262,7 +270,7 @@ impl Correlator {
                 } else {
                     conn.events.clone()
                 };
-                crate::file::unmark_acceptance(&mut m);
+                crate::file::own_acceptance(&mut m, own);
             }
             self.finish(m);
         }
@@ -294,7 +302,7 @@ fn end_txn(conn: &mut Conn) {
             let mut m = t.msg;
             let at = m.last_seen;
             crate::postfix::reject_message(&mut m, at, None, &r.text, r.code, r.dsn.as_deref());
-            conn.done.push(m);
+            conn.done.push((m, None));
         }
         return;
     }
@@ -319,7 +327,7 @@ fn end_txn(conn: &mut Conn) {
                     rr.code,
                     rr.dsn.as_deref(),
                 );
-                conn.done.push(r);
+                conn.done.push((r, None));
                 continue;
             }
             // Accepted: queued once the data was taken, else refused with the data.
@@ -386,7 +394,8 @@ fn end_txn(conn: &mut Conn) {
         m.reason = m.recipients.first().and_then(|r| r.response.clone());
     }
     m.nrcpt = Some(m.recipients.len() as u32);
-    conn.done.push(m);
+    let own = t.accept_no;
+    conn.done.push((m, own));
 }
 
 /// `greeting[ip]` as Postfix writes a relay.

@@ -376,3 +376,95 @@ fn a_checkpoint_anywhere_gives_the_same_messages() {
         }
     }
 }
+
+#[test]
+fn two_messages_in_one_session_are_two_spooled_messages() {
+    let mut c = Correlator::default();
+    c.set_default_server("mail.example.net");
+    let mut ctx = mailtrace_parse::syslog::Context::new(2024, TimeZone::UTC);
+    let p = "[2024.03.04] 10:00:00 [192.0.2.7][42]";
+    let lines = [
+        format!("{p} connected at 3/4/2024 10:00:00 AM"),
+        format!("{p} cmd: HELO client"),
+        format!("{p} rsp: 250 mail.example.net"),
+        format!("{p} cmd: MAIL FROM:<a@example.org>"),
+        format!("{p} rsp: 250 OK"),
+        format!("{p} cmd: RCPT TO:<x@example.net>"),
+        format!("{p} rsp: 250 OK"),
+        format!("{p} cmd: DATA"),
+        format!("{p} rsp: 354 Start mail input"),
+        format!("{p} rsp: 250 OK"),
+        format!("{p} Data transfer succeeded, writing mail to 801.eml (MessageID: <1@a>)"),
+        format!("{p} cmd: RSET"),
+        format!("{p} rsp: 250 OK"),
+        format!("{p} cmd: MAIL FROM:<b@example.org>"),
+        format!("{p} rsp: 250 OK"),
+        format!("{p} cmd: RCPT TO:<y@example.net>"),
+        format!("{p} rsp: 250 OK"),
+        format!("{p} cmd: DATA"),
+        format!("{p} rsp: 354 Start mail input"),
+        format!("{p} Data transfer succeeded, writing mail to 802.eml (MessageID: <2@b>)"),
+        format!("{p} rsp: 250 OK"),
+        format!("{p} cmd: QUIT"),
+        format!("{p} disconnected at 3/4/2024 10:00:01 AM"),
+    ];
+    for (no, l) in (1..).zip(&lines) {
+        c.feed_parsed(
+            no,
+            &parse_line_as(l, &mut ctx, Format::SmarterMailSmtp),
+            None,
+        );
+    }
+    let mut out = c.into_output();
+    out.messages.sort_by_key(|m| m.queue_id.clone());
+    let q: Vec<_> = out
+        .messages
+        .iter()
+        .map(|m| {
+            (
+                m.queue_id.as_deref().unwrap_or(""),
+                m.sender.as_deref().unwrap_or(""),
+                m.message_id.as_deref().unwrap_or(""),
+                m.recipients[0].address.as_str(),
+                m.status,
+                m.open,
+                m.proto.as_deref().unwrap_or(""),
+            )
+        })
+        .collect();
+    assert_eq!(
+        q,
+        vec![
+            (
+                "801",
+                "a@example.org",
+                "<1@a>",
+                "x@example.net",
+                Status::Queued,
+                true,
+                "SMTP"
+            ),
+            (
+                "802",
+                "b@example.org",
+                "<2@b>",
+                "y@example.net",
+                Status::Queued,
+                true,
+                "SMTP"
+            ),
+        ]
+    );
+    // Each has the whole session, and its own acceptance line only.
+    for m in &out.messages {
+        assert_eq!(m.line_nos, (1..=23).collect::<Vec<_>>());
+    }
+    assert_eq!(
+        out.messages[0].acceptance_lines(),
+        vec![(10, event_kind::QUEUED)]
+    );
+    assert_eq!(
+        out.messages[1].acceptance_lines(),
+        vec![(21, event_kind::QUEUED)]
+    );
+}

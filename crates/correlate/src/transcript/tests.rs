@@ -157,3 +157,58 @@ fn a_checkpoint_anywhere_gives_the_same_messages() {
         assert_eq!(got, want, "cut at {cut}");
     }
 }
+
+fn run_lines(lines: &[&str]) -> Output {
+    let mut c = Correlator::default();
+    c.set_default_server("xeams.example");
+    let mut ctx = mailtrace_parse::syslog::Context::new(2024, TimeZone::UTC);
+    for (no, l) in (1..).zip(lines) {
+        c.feed_parsed(no, &parse_line_as(l, &mut ctx, Format::Transcript), None);
+    }
+    let mut out = c.into_output();
+    out.messages.sort_by_key(|m| m.line_nos.first().copied());
+    out
+}
+
+#[test]
+fn two_transactions_in_one_connection_and_a_connection_lost_in_the_data() {
+    let out = run_lines(&[
+        "2024-03-21 12:00:00,000 - [9] ************ New connection to: 192.0.2.25",
+        "2024-03-21 12:00:00,010 - [9] C --> 220 mx.example.com ESMTP",
+        "2024-03-21 12:00:00,020 - [9] S <-- MAIL FROM:<a@example.net> SIZE=100",
+        "2024-03-21 12:00:00,030 - [9] C --> 250 2.1.0 Ok",
+        "2024-03-21 12:00:00,040 - [9] S <-- RCPT TO:<x@example.com>",
+        "2024-03-21 12:00:00,050 - [9] C --> 250 2.1.5 Ok",
+        "2024-03-21 12:00:00,060 - [9] S <-- DATA",
+        "2024-03-21 12:00:00,070 - [9] C --> 354 go ahead",
+        "2024-03-21 12:00:00,080 - [9] C --> 250 2.0.0 Ok: queued as AAA",
+        "2024-03-21 12:00:00,090 - [9] S <-- MAIL FROM:<b@example.net>",
+        "2024-03-21 12:00:00,100 - [9] C --> 250 2.1.0 Ok",
+        "2024-03-21 12:00:00,110 - [9] S <-- RCPT TO:<y@example.com>",
+        "2024-03-21 12:00:00,120 - [9] C --> 250 2.1.5 Ok",
+        "2024-03-21 12:00:00,130 - [9] S <-- DATA",
+        "2024-03-21 12:00:00,140 - [9] C --> 354 go ahead",
+        // The file ends in the data: nothing says it was accepted.
+    ]);
+    assert_eq!(out.messages.len(), 2);
+    let (a, b) = (&out.messages[0], &out.messages[1]);
+    assert_ne!(a.id, b.id);
+    assert_eq!(a.sender.as_deref(), Some("a@example.net"));
+    assert_eq!(a.size, Some(100));
+    assert_eq!(a.status, Status::Delivered);
+    assert_eq!(
+        a.recipients[0].response.as_deref(),
+        Some("250 2.0.0 Ok: queued as AAA")
+    );
+    assert_eq!(b.sender.as_deref(), Some("b@example.net"));
+    assert_eq!(b.status, Status::Deferred);
+    assert_eq!(
+        b.recipients[0].response.as_deref(),
+        Some("connection closed before the data was accepted")
+    );
+    assert!(b.acceptance_lines().is_empty());
+    assert_eq!(a.acceptance_lines(), vec![(9, event_kind::SENT)]);
+    // Both carry the whole connection.
+    assert_eq!(a.line_nos, b.line_nos);
+    assert_eq!(a.line_nos.len(), 15);
+}
