@@ -11,7 +11,7 @@
 use crate::reader::InputReader;
 use crate::{open_input, IngestError, Input, Options, Progress, MAX_LINE};
 use crossbeam_channel::{bounded, Receiver, Sender};
-use mailtrace_correlate::{parse_line, Correlator, Output, Parsed};
+use mailtrace_correlate::{parse_line_as, Correlator, Format, Output, Parsed};
 use mailtrace_model::{Message, Ts};
 use mailtrace_parse::syslog;
 use std::collections::HashMap;
@@ -76,6 +76,8 @@ enum Ahead {
         name: String,
         size: Option<u64>,
         modified: jiff::Timestamp,
+        /// Its log format (detected, or as told).
+        format: Format,
     },
     Segment(Segment),
     /// The current input is done.
@@ -96,7 +98,9 @@ pub fn scan(
     message: &mut (dyn FnMut(&Message) + Send),
     line: &mut dyn FnMut(&Parsed<'_>, Ts),
 ) -> Result<ScanSummary, IngestError> {
+    let inputs = &crate::reading_order(inputs, opts.format);
     let mut correlator = Correlator::with_limits(opts.limits).lean();
+    correlator.set_default_server(opts.server.as_deref().unwrap_or(&opts.local_server));
     let mut summary = ScanSummary::default();
     let (ahead_tx, ahead_rx) = bounded::<Ahead>(2);
     let (ready_tx, ready_rx) = bounded::<Ready>(PARSED_AHEAD);
@@ -112,7 +116,8 @@ pub fn scan(
         // Owned here, so that an early return drops it and blocked threads stop.
         let ready_rx = ready_rx;
         let max_lines = usize::try_from(opts.batch_lines.max(1)).unwrap_or(usize::MAX);
-        scope.spawn(move || read_ahead(inputs, max_lines, &ahead_tx, &used_rx));
+        let format = opts.format;
+        scope.spawn(move || read_ahead(inputs, format, max_lines, &ahead_tx, &used_rx));
         scope.spawn(move || parse_ahead(opts, &ahead_rx, &ready_tx, &lines_rx));
         scope.spawn(move || {
             for mut batch in done_rx {
@@ -230,13 +235,16 @@ fn parse_ahead(
     buffers: &Receiver<Lines<'static>>,
 ) {
     let mut ctx = None;
+    let mut format = Format::Syslog;
     for a in ahead {
         let ready = match a {
             Ahead::Start {
                 name,
                 size,
                 modified,
+                format: f,
             } => {
+                format = f;
                 ctx = Some(match opts.year {
                     Some(y) => syslog::Context::new(y, opts.tz.clone()),
                     None => {
@@ -254,7 +262,7 @@ fn parse_ahead(
                     lines.reserve(seg.ends.len());
                     let mut start = 0;
                     for &end in &seg.ends {
-                        lines.push(parse_line(&seg.text[start..end], ctx));
+                        lines.push(parse_line_as(&seg.text[start..end], ctx, format));
                         start = end;
                     }
                     lines
@@ -280,7 +288,13 @@ fn relabel<'b>(lines: Lines<'_>) -> Lines<'b> {
 }
 
 /// The reader thread: every input in order, in segments of whole lines.
-fn read_ahead(inputs: &[Input], max_lines: usize, tx: &Sender<Ahead>, used: &Receiver<Segment>) {
+fn read_ahead(
+    inputs: &[Input],
+    format: Option<Format>,
+    max_lines: usize,
+    tx: &Sender<Ahead>,
+    used: &Receiver<Segment>,
+) {
     for input in inputs {
         let name = input.name();
         let io = |source| {
@@ -300,6 +314,7 @@ fn read_ahead(inputs: &[Input], max_lines: usize, tx: &Sender<Ahead>, used: &Rec
             name: name.clone(),
             size: r.size(),
             modified: r.modified(),
+            format: format.unwrap_or_else(|| r.detect_format()),
         };
         if tx.send(start).is_err() {
             return;
@@ -428,7 +443,7 @@ mod tests {
         let text = String::from("a line");
         let mut lines: Lines<'_> = Vec::with_capacity(1000);
         let mut ctx = syslog::Context::new(2026, jiff::tz::TimeZone::UTC);
-        lines.push(parse_line(&text, &mut ctx));
+        lines.push(parse_line_as(&text, &mut ctx, Format::Syslog));
         lines.clear();
         let (ptr, cap) = (lines.as_ptr() as usize, lines.capacity());
         let reused: Lines<'static> = relabel(lines);

@@ -156,15 +156,52 @@ pub struct PurgeArgs {
     pub raw_older_than: Option<String>,
 }
 
+/// Log formats of `ingest --format`.
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Detect each file's format from its first lines.
+    Auto,
+    /// Syslog: Postfix, Exim, Sendmail (per line, by program).
+    Syslog,
+    /// Exim's own main log.
+    Exim,
+    /// SmarterMail's SMTP log.
+    SmartermailSmtp,
+    /// SmarterMail's delivery log.
+    SmartermailDelivery,
+    /// SMTP conversation transcripts (`... - [conn] S <-- COMMAND`).
+    Transcript,
+}
+
+impl LogFormat {
+    /// The format to read every file as; `None` detects it per file.
+    pub fn format(self) -> Option<mailtrace_ingest::Format> {
+        use mailtrace_ingest::Format;
+        Some(match self {
+            LogFormat::Auto => return None,
+            LogFormat::Syslog => Format::Syslog,
+            LogFormat::Exim => Format::Exim,
+            LogFormat::SmartermailSmtp => Format::SmarterMailSmtp,
+            LogFormat::SmartermailDelivery => Format::SmarterMailDelivery,
+            LogFormat::Transcript => Format::Transcript,
+        })
+    }
+}
+
 /// `ingest`.
 #[derive(Args, Debug)]
 pub struct IngestArgs {
     /// Log files (plain or gzip); `-` reads standard input.
     #[arg(required = true, value_name = "FILE")]
     pub files: Vec<PathBuf>,
-    /// Server name for every line (default: the syslog host field).
+    /// Server name for every line (default: the syslog host field; for logs whose lines name
+    /// no host, such as Exim's own main log, SmarterMail and transcripts: this machine's name).
     #[arg(long)]
     pub server: Option<String>,
+    /// Log format of every file (default: detected per file from its first lines). `syslog`
+    /// reads Postfix, Exim and Sendmail lines through syslog, dispatched per line.
+    #[arg(long, value_enum, default_value_t = LogFormat::Auto)]
+    pub format: LogFormat,
     /// Year of the first line for BSD syslog timestamps (default: from the file's modification time).
     #[arg(long)]
     pub year: Option<i16>,

@@ -169,6 +169,7 @@ fn ingest(store: &mut dyn Store, a: &IngestArgs, tz: &TimeZone) -> Result<ExitCo
         },
         batch_lines: a.batch_lines.clamp(1, 30_000),
         commit_lines: a.batch_lines.max(1),
+        format: a.format.format(),
         ..Options::default()
     };
     let summary = Ingestor::new(store, opts).run(&inputs, &mut Bar::new(a.quiet))?;
@@ -181,9 +182,10 @@ fn ingest(store: &mut dyn Store, a: &IngestArgs, tz: &TimeZone) -> Result<ExitCo
             } else {
                 String::new()
             };
+            let how = if f.detected { "detected" } else { "given" };
             eprintln!(
-                "{}: {} lines ({} postfix syslog{resumed})",
-                f.input, f.lines, f.format
+                "{}: {} ({how}, {}): {} lines, {} recognised, {} unparsed, {} other programs{resumed}",
+                f.input, f.format, f.compression, f.lines, f.recognised, f.unparsed, f.other
             );
         }
         println!(

@@ -29,6 +29,10 @@ use std::borrow::Cow;
 pub const MTA_POSTFIX: &str = "postfix";
 /// Exim.
 pub const MTA_EXIM: &str = "exim";
+/// SmarterMail (its SMTP and delivery logs).
+pub const MTA_SMARTERMAIL: &str = "smartermail";
+/// A server known only from its SMTP conversation transcripts.
+pub const MTA_TRANSCRIPT: &str = "transcript";
 
 /// One message as one server handled it.
 ///

@@ -388,3 +388,25 @@ fn hours_are_averaged_over_several_days() {
         "{text}"
     );
 }
+
+/// SmarterMail's authentication failures count as SASL failures of their client.
+#[test]
+fn smartermail_authentication_failures_are_sasl_failures() {
+    let mut b = Builder::new(TimeZone::UTC, 10);
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../../shared/corpora/vendor-doc-examples/smartermail-smtp.log"
+    ))
+    .unwrap();
+    for l in text.lines() {
+        b.add_line(l);
+    }
+    let r = b.finish();
+    assert_eq!(
+        r.sasl_failures,
+        vec![Counted {
+            value: "unknown[216.15.151.93]".into(),
+            count: 1
+        }]
+    );
+}
