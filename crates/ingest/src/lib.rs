@@ -10,6 +10,7 @@
 //! than [`MAX_LINE`] are cut (and marked), and everything unparsed is stored as a loose line.
 #![deny(missing_docs)]
 
+mod follow;
 mod reader;
 mod scan;
 
@@ -202,6 +203,53 @@ impl<'s> Ingestor<'s> {
         inputs: &[Input],
         progress: &mut dyn Progress,
     ) -> Result<Summary, IngestError> {
+        self.pipeline(|r| {
+            let mut files = Vec::new();
+            for input in &reading_order(inputs, r.opts.format) {
+                files.push(ingest_one(
+                    input,
+                    r.opts,
+                    r.checkpoints,
+                    r.saved_file,
+                    r.saved_year,
+                    r.correlator,
+                    r.next_no,
+                    r.tx,
+                    progress,
+                )?);
+            }
+            let out = r.correlator.finish_input();
+            let state = serde_json::to_string(&r.correlator.state(None, None))?;
+            let _ = r.tx.send(commit(
+                batch(out, RawLines::starting_at(*r.next_no)),
+                None,
+                state,
+            ));
+            Ok(files)
+        })
+    }
+
+    /// Follow `paths` as they grow (`tail -F`) until `stop` is set: see [`follow`].
+    ///
+    /// # Errors
+    /// A file cannot be read (a missing one is waited for), or the store fails. What was
+    /// committed stays, and a restart resumes from it.
+    pub fn follow(
+        self,
+        paths: &[std::path::PathBuf],
+        stop: &std::sync::atomic::AtomicBool,
+        progress: &mut dyn Progress,
+    ) -> Result<Summary, IngestError> {
+        self.pipeline(|r| follow::run(r, paths, stop, progress))
+    }
+
+    /// The store's side of an ingest: `read` correlates and sends batches on one thread while
+    /// the store's encoder and writer run on two more (bounded channels between them); each
+    /// batch is committed with its checkpoint.
+    fn pipeline(
+        self,
+        read: impl FnOnce(Reading<'_>) -> Result<Vec<FileReport>, IngestError>,
+    ) -> Result<Summary, IngestError> {
         let Ingestor { store, opts } = self;
         let checkpoints = store.checkpoints()?;
         let state: CorrelatorState = match store.correlator_state()? {
@@ -214,8 +262,6 @@ impl<'s> Ingestor<'s> {
         correlator.set_default_server(opts.server.as_deref().unwrap_or(&opts.local_server));
         let mut next_no = store.next_line_no()?;
         let before = correlator.counters();
-        // Three stages over bounded channels: read + correlate (this thread), encode (the
-        // store's encoder, if any), write. Each batch is committed with its checkpoint.
         let (tx, rx) = crossbeam_channel::bounded::<WriteBatch>(1);
         let (tx_enc, rx_enc) = crossbeam_channel::bounded::<WriteBatch>(1);
         let encoder = store.encoder();
@@ -257,39 +303,26 @@ impl<'s> Ingestor<'s> {
                     Ok((finished, store.stats()?.open))
                 })
                 .map_err(spawn_err)?;
-            let read = (|| -> Result<(), IngestError> {
-                for input in &reading_order(inputs, opts.format) {
-                    let report = ingest_one(
-                        input,
-                        &opts,
-                        &checkpoints,
-                        saved_file,
-                        saved_year,
-                        &mut correlator,
-                        &mut next_no,
-                        &tx,
-                        progress,
-                    )?;
-                    summary.lines += report.lines;
-                    summary.bytes += report.bytes;
-                    summary.files.push(report);
-                }
-                let out = correlator.finish_input();
-                let state = serde_json::to_string(&correlator.state(None, None))?;
-                let _ = tx.send(commit(
-                    batch(out, RawLines::starting_at(next_no)),
-                    None,
-                    state,
-                ));
-                Ok(())
-            })();
+            let read = read(Reading {
+                opts: &opts,
+                checkpoints: &checkpoints,
+                saved_file,
+                saved_year,
+                correlator: &mut correlator,
+                next_no: &mut next_no,
+                tx: &tx,
+            });
             drop(tx);
             let w = writer.join().unwrap_or_else(|_| {
                 Err(StoreError::Encode(
                     "the store writer thread panicked".into(),
                 ))
             });
-            read?;
+            for report in read? {
+                summary.lines += report.lines;
+                summary.bytes += report.bytes;
+                summary.files.push(report);
+            }
             Ok(w?)
         })?;
         let c = correlator.counters();
@@ -300,6 +333,17 @@ impl<'s> Ingestor<'s> {
         summary.other = c.other - before.other;
         Ok(summary)
     }
+}
+
+/// What the reading side of [`Ingestor::pipeline`] works with.
+struct Reading<'a> {
+    opts: &'a Options,
+    checkpoints: &'a [Checkpoint],
+    saved_file: Option<i64>,
+    saved_year: Option<syslog::YearState>,
+    correlator: &'a mut Correlator,
+    next_no: &'a mut LineNo,
+    tx: &'a crossbeam_channel::Sender<WriteBatch>,
 }
 
 /// The inputs in the order to read them: SmarterMail's logs first, by the date of their first

@@ -208,6 +208,11 @@ pub struct IngestArgs {
     /// Time zone of the log's BSD timestamps (default: --tz, else the system's).
     #[arg(long, value_name = "ZONE")]
     pub log_tz: Option<String>,
+    /// Keep reading the files as they grow (like `tail -F`, rotation included) until SIGTERM
+    /// or Ctrl-C; rotated files next to them (`mail.log.1`, `mail.log.2.gz`...) not read yet
+    /// are read first. New lines are searchable about a second after they are written.
+    #[arg(long, short = 'f')]
+    pub follow: bool,
     /// Print the summary as JSON.
     #[arg(long)]
     pub json: bool,

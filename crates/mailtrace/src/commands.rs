@@ -159,7 +159,6 @@ fn inputs_of(files: &[PathBuf]) -> Result<Vec<Input>> {
 }
 
 fn ingest(store: &mut dyn Store, a: &IngestArgs, tz: &TimeZone) -> Result<ExitCode> {
-    let inputs = inputs_of(&a.files)?;
     let opts = Options {
         server: a.server.clone(),
         year: a.year,
@@ -172,7 +171,21 @@ fn ingest(store: &mut dyn Store, a: &IngestArgs, tz: &TimeZone) -> Result<ExitCo
         format: a.format.format(),
         ..Options::default()
     };
-    let summary = Ingestor::new(store, opts).run(&inputs, &mut Bar::new(a.quiet))?;
+    let summary = if a.follow {
+        // A file that does not exist yet is waited for.
+        if a.files.iter().any(|f| f.as_os_str() == "-") {
+            bail!("--follow reads files, not standard input");
+        }
+        // SIGTERM or Ctrl-C: commit what was read and stop.
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        for sig in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
+            signal_hook::flag::register(sig, stop.clone()).context("signal handler")?;
+        }
+        Ingestor::new(store, opts).follow(&a.files, &stop, &mut Bar::new(a.quiet))?
+    } else {
+        let inputs = inputs_of(&a.files)?;
+        Ingestor::new(store, opts).run(&inputs, &mut Bar::new(a.quiet))?
+    };
     if a.json {
         println!("{}", serde_json::to_string_pretty(&summary)?);
     } else {
