@@ -90,8 +90,18 @@ pub(crate) fn run(
                 *r.next_no = raw.next_no();
                 let mut b = batch(r.correlator.drain(), raw);
                 b.checkpoint = t.src.checkpoint();
-                if r.tx.send(b).is_err() {
-                    return Ok(reports); // the writer failed; the caller reports why
+                // Files left behind by a rotation, read to their end: their last checkpoint
+                // goes with the lines (a restart skips them).
+                let mut batches = vec![b];
+                for c in t.src.finished.drain(..) {
+                    let mut b = batch(Default::default(), RawLines::starting_at(*r.next_no));
+                    b.checkpoint = Some(c);
+                    batches.push(b);
+                }
+                for b in batches {
+                    if r.tx.send(b).is_err() {
+                        return Ok(reports); // the writer failed; the caller reports why
+                    }
                 }
             }
         }
@@ -199,6 +209,8 @@ struct Source {
     buf: Vec<u8>,
     /// Skipping the rest of a line longer than [`MAX_LINE`].
     skipping: bool,
+    /// Where files left behind by a rotation ended (to commit).
+    finished: Vec<Checkpoint>,
     /// In this run.
     read_lines: u64,
     read_bytes: u64,
@@ -216,6 +228,7 @@ impl Source {
             lines: 0,
             buf: Vec::with_capacity(64 * 1024),
             skipping: false,
+            finished: Vec::new(),
             read_lines: 0,
             read_bytes: 0,
         }
@@ -254,15 +267,18 @@ impl Source {
             // Rotated by rename: the old file's last lines, then the new file.
             let mut m = n + self.read(usize::MAX, feed)?;
             m += self.flush_partial(feed);
+            self.finished.extend(self.checkpoint());
             self.close();
             if self.open(known)? {
                 m += self.read(ROUND_LINES, feed)?;
             }
             return Ok(m);
         }
-        if meta.len() < self.offset {
-            // Copied and truncated: the lines after ours are in the copy.
+        if meta.len() < self.offset || !self.same_start()? {
+            // Copied and truncated (and perhaps written again past where we were): the lines
+            // after ours are in the copy.
             let mut m = n + self.read_copy(feed)?;
+            self.finished.extend(self.checkpoint());
             self.close();
             if self.open(&[])? {
                 m += self.read(ROUND_LINES, feed)?;
@@ -374,6 +390,16 @@ impl Source {
                 return Ok(n);
             }
         }
+    }
+
+    /// Does the open file still start as it did? (After a copytruncate it starts anew.)
+    fn same_start(&self) -> io::Result<bool> {
+        let (Some(f), Some((ident, ident_len))) = (self.file.as_ref(), self.ident) else {
+            return Ok(true);
+        };
+        let mut head = vec![0u8; ident_len as usize];
+        let n = std::os::unix::fs::FileExt::read_at(f, &mut head, 0)?;
+        Ok(n == head.len() && hash(&head) == ident)
     }
 
     /// A last line without a line end, at the end of a file the MTA no longer writes to.

@@ -9,6 +9,7 @@ mod bad_input;
 mod cli;
 mod crash;
 mod exim_harness;
+mod follow;
 mod formats;
 mod postfix_harness;
 mod report;
