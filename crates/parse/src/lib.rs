@@ -6,6 +6,8 @@
 //! - [`syslog`]: the envelope (`Mmm dd hh:mm:ss host prog[pid]: text`, RFC 3339 timestamps as written
 //!   by rsyslog's high-precision format, RFC 5424 with or without `<PRI>`).
 //! - [`postfix`]: the text Postfix daemons log, into [`postfix::Record`].
+//! - [`exim`]: Exim's main log, into [`exim::Record`].
+//! - [`sendmail`]: Sendmail's syslog lines, into [`sendmail::Record`].
 //!
 //! ```
 //! use mailtrace_parse::{syslog, postfix};
@@ -20,5 +22,6 @@
 
 pub mod exim;
 pub mod postfix;
+pub mod sendmail;
 pub mod syslog;
 mod util;
