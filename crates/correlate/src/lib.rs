@@ -31,6 +31,7 @@
 
 mod exim;
 mod postfix;
+mod sendmail;
 
 pub use postfix::{parse_line, Correlator, CorrelatorState, Limits, Parsed};
 
@@ -106,6 +107,9 @@ pub struct Counters {
     pub postfix: u64,
     /// Lines of Exim.
     pub exim: u64,
+    /// Lines of Sendmail.
+    #[serde(default)]
+    pub sendmail: u64,
     /// Lines without envelope or with Postfix text no rule knows.
     pub unparsed: u64,
     /// Lines of other programs.

@@ -118,6 +118,8 @@ pub(crate) struct Server {
     pub(crate) name: String,
     /// Exim's messages of this server.
     pub(crate) exim: crate::exim::EximServer,
+    /// Sendmail's messages of this server.
+    pub(crate) sendmail: crate::sendmail::SendmailServer,
     sessions: Map<u32, Session>,
     /// Boxed: a message is large, and growing the map moves every entry.
     open: Map<String, Box<Open>>,
@@ -142,7 +144,7 @@ pub struct Correlator {
     /// Scanning every queued message is the costly part of a sweep: done 16 times per
     /// `message_idle`, not every minute.
     last_message_sweep: Ts,
-    counters: Counters,
+    pub(crate) counters: Counters,
     /// The line being fed.
     pub(crate) cur: Cur,
     /// Keep no timeline and no line numbers (see [`Correlator::lean`]).
@@ -226,6 +228,17 @@ impl Correlator {
                 c.servers[s].exim.open.insert(qid, Box::new(open));
                 continue;
             }
+            if msg.mta == mailtrace_model::MTA_SENDMAIL {
+                // Refusals waiting for their session's end were written as open too.
+                let sm = &mut c.servers[s].sendmail;
+                let map = if msg.status == Status::Rejected {
+                    &mut sm.refused
+                } else {
+                    &mut sm.open
+                };
+                map.insert(qid, Box::new(crate::sendmail::Open { msg, dirty: false }));
+                continue;
+            }
             let session = c.servers[s]
                 .sessions
                 .iter()
@@ -254,7 +267,7 @@ impl Correlator {
     pub fn open_messages(&self) -> usize {
         self.servers
             .iter()
-            .map(|s| s.open.len() + s.exim.open.len())
+            .map(|s| s.open.len() + s.exim.open.len() + s.sendmail.open.len())
             .sum()
     }
 
@@ -317,6 +330,15 @@ impl Correlator {
             self.counters.exim += 1;
             let s = self.server(host);
             self.exim_record(s, env.ts, rec, env.text);
+            if env.ts.0 - self.last_sweep.0 > 60_000_000 {
+                self.sweep(env.ts);
+            }
+            return;
+        }
+        if let Some(rec) = &parsed.sendmail {
+            self.counters.sendmail += 1;
+            let s = self.server(host);
+            self.sendmail_record(s, env.ts, rec, env.text);
             if env.ts.0 - self.last_sweep.0 > 60_000_000 {
                 self.sweep(env.ts);
             }
@@ -434,6 +456,13 @@ impl Correlator {
             if messages_too {
                 self.exim_sweep(s, now, limits.message_idle);
             }
+            self.sendmail_sweep(
+                s,
+                now,
+                limits.session_idle,
+                limits.message_idle,
+                messages_too,
+            );
         }
     }
 
@@ -463,6 +492,15 @@ impl Correlator {
                 let mut m = o.msg.clone();
                 finalize(&mut m);
                 self.out.messages.push(m);
+            }
+            let sm = &mut srv.sendmail;
+            for o in sm.open.values_mut().chain(sm.refused.values_mut()) {
+                if o.dirty {
+                    o.dirty = false;
+                    let mut m = o.msg.clone();
+                    finalize(&mut m);
+                    self.out.messages.push(m);
+                }
             }
         }
         std::mem::take(&mut self.out)
@@ -503,12 +541,18 @@ impl Correlator {
                 finalize(&mut m);
                 self.out.messages.push(m);
             }
+            for (_, o) in srv.sendmail.open.drain() {
+                let mut m = o.msg;
+                finalize(&mut m);
+                self.out.messages.push(m);
+            }
         }
         self.out
     }
 
     fn close_sessions(&mut self) {
         for s in 0..self.servers.len() {
+            self.sendmail_close(s);
             let pids: Vec<u32> = self.servers[s].sessions.keys().copied().collect();
             for pid in pids {
                 if let Some(sess) = self.servers[s].sessions.remove(&pid) {
@@ -538,6 +582,8 @@ pub struct Parsed<'a> {
     pub record: Option<Record<'a>>,
     /// What Exim logged; `None` when another program wrote the line.
     pub exim: Option<mailtrace_parse::exim::Record<'a>>,
+    /// What Sendmail logged; `None` when another program wrote the line.
+    pub sendmail: Option<mailtrace_parse::sendmail::Record<'a>>,
 }
 
 /// Parse a line for [`Correlator::feed_parsed`].
@@ -558,17 +604,32 @@ pub fn parse_line<'a>(line: &'a str, ctx: &mut syslog::Context) -> Parsed<'a> {
             };
             mailtrace_parse::exim::parse(text)
         });
-    let record = match exim {
+    let sendmail = match exim {
         Some(_) => None,
-        None => envelope
+        None => envelope.as_ref().and_then(|env| {
+            use mailtrace_parse::sendmail;
+            if sendmail::is_program(env.program) {
+                Some(sendmail::parse(env.text))
+            } else if env.pid.is_none() && sendmail::is_queue_id(env.program) {
+                // No program name: the queue id stands where it would be.
+                Some(sendmail::parse_with_id(env.program, env.text))
+            } else {
+                None
+            }
+        }),
+    };
+    let record = match (&exim, &sendmail) {
+        (None, None) => envelope
             .as_ref()
             .and_then(|env| postfix::parse(env.program, env.text)),
+        _ => None,
     };
     Parsed {
         line,
         envelope,
         record,
         exim,
+        sendmail,
     }
 }
 
