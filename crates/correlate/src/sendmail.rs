@@ -27,6 +27,11 @@ use std::collections::HashMap;
 
 type Map<K, V> = HashMap<K, V, ahash::RandomState>;
 
+/// Key discriminators: a session's refusals and the message it queues share queue id and
+/// (often) second; so do a finished message and deliveries logged after it.
+const REFUSAL: u64 = 2;
+const CONTINUATION: u64 = 1;
+
 /// Sendmail state of one server.
 #[derive(Default)]
 pub(crate) struct SendmailServer {
@@ -366,7 +371,7 @@ impl Correlator {
             // message that looked complete: what follows still tells the story.
             let mut m = new_message(&name, qid, at);
             if let Some(d) = self.servers[s].sendmail.done.get(qid) {
-                m.id = message_key(&name, qid, at, 1);
+                m.id = message_key(&name, qid, at, CONTINUATION);
                 m.parent_id = Some(d.0);
             }
             self.sm_claim_pre(s, qid, &mut m);
@@ -565,6 +570,8 @@ impl Correlator {
         }
         if !self.servers[s].sendmail.refused.contains_key(qid) {
             let mut m = new_message(&name, qid, at);
+            // Not the key of the message the same session may queue in the same second.
+            m.id = message_key(&name, qid, at, REFUSAL);
             m.status = Status::Rejected;
             self.sm_claim_pre(s, qid, &mut m);
             self.servers[s].sendmail.refused.insert(

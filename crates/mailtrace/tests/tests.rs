@@ -11,5 +11,6 @@ mod crash;
 mod exim_harness;
 mod postfix_harness;
 mod report;
+mod sendmail_harness;
 mod serve;
 mod web;

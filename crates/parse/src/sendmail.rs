@@ -574,7 +574,17 @@ impl<'a> Iterator for Fields<'a> {
         let n = key_len(s)?;
         let key = &s[..n];
         let v = &s[n + 1..];
-        if matches!(key, "stat" | "reject" | "reply") {
+        if matches!(key, "stat" | "reject") {
+            self.rest = "";
+            return Some((key, v));
+        }
+        if key == "reply" {
+            // The next hop's reply (8.17: `reply=451 4.7.1 Greylisted, please try again
+            // later, stat=Deferred: ...`) may hold `, ` and words with `=`: it runs to `stat=`.
+            if let Some(i) = find(v, ", stat=") {
+                self.rest = &v[i + 2..];
+                return Some((key, &v[..i]));
+            }
             self.rest = "";
             return Some((key, v));
         }
