@@ -41,8 +41,11 @@ pub(crate) struct SendmailServer {
     pub(crate) refused: Map<String, Box<Open>>,
     /// Keys of messages finished lately, by queue id, for notifications that come after.
     done: Map<String, (i64, Ts)>,
-    /// Lines of sessions that have no message (yet), by queue id.
+    /// Lines of sessions that have no message (yet), by queue id, or by `[pid]` for the
+    /// lines a session logs before it has one (`STARTTLS=server`, `AUTH=server`).
     pre: Map<String, Pre>,
+    /// The process id of the line being fed.
+    pid: Option<u32>,
 }
 
 pub(crate) struct Open {
@@ -59,6 +62,15 @@ struct Pre {
     tls: Option<String>,
     sasl: Option<(String, Option<String>)>,
     client: Option<(String, Option<String>)>,
+}
+
+/// The key of a process's session lines in [`SendmailServer::pre`] (`[]` without a pid:
+/// nothing is kept under it for long).
+fn pid_key(pid: Option<u32>) -> String {
+    match pid {
+        Some(p) => format!("[{p}]"),
+        None => "[]".to_string(),
+    }
 }
 
 fn new_message(server: &str, qid: &str, at: Ts) -> Message {
@@ -115,7 +127,15 @@ fn recipient<'m>(m: &'m mut Message, address: &str) -> &'m mut Recipient {
 
 impl Correlator {
     /// A line of Sendmail's.
-    pub(crate) fn sendmail_record(&mut self, s: usize, at: Ts, rec: &Record<'_>, text: &str) {
+    pub(crate) fn sendmail_record(
+        &mut self,
+        s: usize,
+        at: Ts,
+        pid: Option<u32>,
+        rec: &Record<'_>,
+        text: &str,
+    ) {
+        self.servers[s].sendmail.pid = pid;
         if matches!(rec.kind, Kind::Unrecognized(_)) {
             // Counted and listed with the unparsed lines, and still part of its message.
             self.counters.unparsed += 1;
@@ -208,6 +228,21 @@ impl Correlator {
         let name = self.servers[s].name.clone();
         match &rec.kind {
             Kind::Rejected(r) => self.sm_reject(s, at, None, r, text),
+            // Before the session has a queue id: kept with its process (the SMTP server
+            // child that will log the session's `from=`).
+            Kind::Tls(t) if t.side == "server" && self.servers[s].sendmail.pid.is_some() => {
+                let tls = t.describe();
+                let key = pid_key(self.servers[s].sendmail.pid);
+                self.sm_pre(s, at, &key, "tls", text).tls = Some(tls);
+            }
+            Kind::Auth(a) if a.side == "server" && self.servers[s].sendmail.pid.is_some() => {
+                let sasl = (
+                    a.mech.unwrap_or("").to_string(),
+                    a.authid.map(str::to_string),
+                );
+                let key = pid_key(self.servers[s].sendmail.pid);
+                self.sm_pre(s, at, &key, "auth", text).sasl = Some(sasl);
+            }
             Kind::Auth(_)
             | Kind::AuthFailed(_)
             | Kind::Tls(_)
@@ -264,16 +299,39 @@ impl Correlator {
     /// The session of `qid` ended without a message: its lines (and this one) are a session.
     fn sm_session_loose(&mut self, s: usize, at: Ts, qid: &str) {
         let name = self.servers[s].name.clone();
-        if let Some(p) = self.servers[s].sendmail.pre.remove(qid) {
-            for no in p.lines {
-                self.loose(&name, p.last, LooseKind::Session, no);
+        let key = pid_key(self.servers[s].sendmail.pid);
+        for k in [qid, key.as_str()] {
+            if let Some(p) = self.servers[s].sendmail.pre.remove(k) {
+                for no in p.lines {
+                    self.loose(&name, p.last, LooseKind::Session, no);
+                }
             }
         }
         self.loose(&name, at, LooseKind::Session, self.cur.no);
     }
 
-    /// Give a new message (or refusal) the lines its session logged before it.
+    /// Give a new message (or refusal) the lines its session logged before it: by its queue
+    /// id, and by the process (TLS and SASL stay with the process for its next messages).
     fn sm_claim_pre(&mut self, s: usize, qid: &str, m: &mut Message) {
+        let key = pid_key(self.servers[s].sendmail.pid);
+        if let Some(p) = self.servers[s].sendmail.pre.get_mut(&key) {
+            let lines = std::mem::take(&mut p.lines);
+            let events = std::mem::take(&mut p.events);
+            let (tls, sasl) = (p.tls.clone(), p.sasl.clone());
+            if !self.lean {
+                let mut all = lines;
+                all.append(&mut m.line_nos);
+                m.line_nos = all;
+                m.events.extend(events);
+            }
+            if m.tls.is_none() {
+                m.tls = tls;
+            }
+            if let Some((mech, user)) = sasl {
+                m.sasl_method = Some(mech);
+                m.sasl_username = user;
+            }
+        }
         let Some(p) = self.servers[s].sendmail.pre.remove(qid) else {
             return;
         };

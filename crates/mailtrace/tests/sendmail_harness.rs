@@ -25,13 +25,13 @@ fn committed_sendmail_harness_log_matches_its_truth() {
         &td.join("harness.log"),
         &td.join("harness.truth.jsonl"),
     );
-    assert_eq!(n, 33);
+    assert_eq!(n, 34);
 }
 
-/// The notifications of the committed run: each bounce and expiry sent one DSN from `<>`
-/// to the sender, linked to the message it reports on, and delivered.
+/// The notifications of the committed run (each bounce and expiry sent one DSN from `<>` to
+/// the sender, linked to the message it reports on, and delivered) and the clients.
 #[test]
-fn committed_sendmail_harness_notifications_are_linked() {
+fn committed_sendmail_harness_notifications_and_clients() {
     let td = root().join("testdata/sendmail");
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("s.db");
@@ -66,6 +66,25 @@ fn committed_sendmail_harness_notifications_are_linked() {
         .map(|n| format!("<case{n:02}@harness.test>"))
         .collect();
     assert_eq!(reported, want);
+
+    let case = |n: u32| {
+        let id = format!("<case{n:02}@harness.test>");
+        messages
+            .iter()
+            .find(|m| m["message_id"] == id.as_str() && m["status"] != "rejected")
+            .unwrap_or_else(|| panic!("{id}"))
+    };
+    // The STARTTLS line comes before the session has a queue id: joined by process id.
+    assert_eq!(
+        case(21)["tls"],
+        "TLSv1.3 with cipher TLS_AES_256_GCM_SHA384 (256/256 bits)"
+    );
+    assert!(case(1)["tls"].is_null());
+    // A local submission (`relay=root@localhost`) and a client on loopback.
+    assert_eq!(case(20)["client"], "local");
+    assert_eq!(case(1)["client"], "localhost");
+    assert_eq!(case(1)["client_ip"], "127.0.0.1");
+    assert_eq!(case(18)["sender"], "");
 }
 
 /// Runs a real Sendmail on loopback now (tests/mta/sendmail/run.sh, about 45 s) and checks
@@ -103,5 +122,5 @@ fn live_sendmail_run_matches_its_truth() {
         &out.join("sendmail.log"),
         &out.join("truth.jsonl"),
     );
-    assert_eq!(n, 33);
+    assert_eq!(n, 34);
 }

@@ -19,7 +19,7 @@
 # symlink to the socket of syslogd.py. Nothing of the host's /dev, /etc or syslog changes.
 #
 # Must run as root (sendmail, mount namespaces). Needs smtp-sink (Debian package
-# "postfix"), unshare (util-linux), m4 and python3. Takes about 60 seconds.
+# "postfix"), unshare (util-linux), m4, openssl and python3. Takes about 60 seconds.
 #
 # Environment: KEEP_WORK=1 keeps the work dir (config, queue, sink logs).
 # SENDMAIL_BIN=/path/to/sendmail skips install.sh.
@@ -53,7 +53,7 @@ die()  { printf '[%s] ERROR: %s\n' "$(date +%H:%M:%S)" "$*" >&2; exit 1; }
 mkdir -p "$1"
 OUTDIR="$(cd "$1" && pwd -P)"
 
-for c in smtp-sink python3 unshare m4 mount; do
+for c in smtp-sink python3 unshare m4 mount openssl; do
     command -v "$c" >/dev/null 2>&1 || die "required command not found: $c"
 done
 
@@ -180,6 +180,10 @@ define(\`confDONT_BLAME_SENDMAIL', \`GroupWritableDirPathSafe')dnl
 define(\`ESMTP_MAILER_ARGS', \`TCP \$h $PORT_SINK')dnl
 define(\`SMTP_MAILER_ARGS', \`TCP \$h $PORT_SINK')dnl
 define(\`LOCAL_MAILER_PATH', \`/bin/true')dnl
+define(\`confCACERT_PATH', \`$WORK/tls')dnl
+define(\`confCACERT', \`$WORK/tls/cert.pem')dnl
+define(\`confSERVER_CERT', \`$WORK/tls/cert.pem')dnl
+define(\`confSERVER_KEY', \`$WORK/tls/key.pem')dnl
 FEATURE(\`nocanonify')dnl
 FEATURE(\`accept_unresolvable_domains')dnl
 FEATURE(\`mailertable', \`hash $WORK/mailertable')dnl
@@ -189,6 +193,13 @@ DAEMON_OPTIONS(\`Family=inet, Name=MTA, Port=$PORT_SENDMAIL, Addr=127.0.0.1')dnl
 MAILER(\`local')dnl
 MAILER(\`smtp')dnl
 EOF
+# A throw-away certificate, so that the daemon offers STARTTLS (case 21 uses it).
+mkdir -p "$WORK/tls"
+chmod 700 "$WORK/tls"
+openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=mx.harness.test" \
+    -keyout "$WORK/tls/key.pem" -out "$WORK/tls/cert.pem" >"$WORK/openssl.log" 2>&1 ||
+    die "openssl: $(cat "$WORK/openssl.log")"
+chmod 600 "$WORK/tls/key.pem"
 m4 "$WORK/sendmail.mc" >"$WORK/sendmail.cf" 2>"$WORK/m4.err" || die "m4: $(cat "$WORK/m4.err")"
 printf 'hosts files\naliases files\n' >"$WORK/service.switch"
 printf '127.0.0.1 mx.harness.test localhost\n' >"$WORK/hosts"

@@ -19,6 +19,7 @@ import json
 import os
 import re
 import smtplib
+import ssl
 import subprocess
 import sys
 import time
@@ -88,6 +89,8 @@ CASES = [
       ("rcpt19b@reject.test", "bounced", "5.1.1", REJECT)], "greylisted and bounced"),
     ("case20", "s20@sender.test", "local", "",
      [("rcpt20@ok.test", "delivered", "2.0.0", OK)], "local submission (sendmail -bm)"),
+    ("case21", "s21@sender.test", "tls", "127.0.0.1",
+     [("rcpt21@ok.test", "delivered", "2.0.0", OK)], "received over STARTTLS"),
 ]
 
 
@@ -125,6 +128,11 @@ def send():
         src = cases[0][3]
         smtp = smtplib.SMTP("127.0.0.1", PORT, local_hostname="client.harness.test",
                             source_address=(src, 0), timeout=30)
+        if cases[0][2] == "tls":
+            ctx = ssl.create_default_context()
+            ctx.check_hostname = False
+            ctx.verify_mode = ssl.CERT_NONE
+            smtp.starttls(context=ctx)
         for case, sender, _, _, rcpts, note in cases:
             addrs = [r[0] for r in rcpts]
             try:

@@ -338,7 +338,7 @@ impl Correlator {
         if let Some(rec) = &parsed.sendmail {
             self.counters.sendmail += 1;
             let s = self.server(host);
-            self.sendmail_record(s, env.ts, rec, env.text);
+            self.sendmail_record(s, env.ts, env.pid, rec, env.text);
             if env.ts.0 - self.last_sweep.0 > 60_000_000 {
                 self.sweep(env.ts);
             }
