@@ -48,8 +48,9 @@ fn committed_sendmail_harness_notifications_and_clients() {
         .iter()
         .filter(|m| !m["bounce_of"].is_null())
         .collect();
-    // case05, case08, case16, case19 bounced; case06, case07, case15 expired.
-    assert_eq!(dsns.len(), 7, "{dsns:#?}");
+    // case05, case08, case16, case19 bounced; case06, case07, case15 were late (a warning
+    // after Timeout.queuewarn), then expired (`sender notify: Cannot send message for`).
+    assert_eq!(dsns.len(), 10, "{dsns:#?}");
     let mut reported: Vec<String> = Vec::new();
     for d in dsns {
         assert_eq!(d["sender"], "");
@@ -61,7 +62,7 @@ fn committed_sendmail_harness_notifications_and_clients() {
         reported.push(parent["message_id"].as_str().unwrap().to_string());
     }
     reported.sort();
-    let want: Vec<String> = [5, 6, 7, 8, 15, 16, 19]
+    let want: Vec<String> = [5, 6, 6, 7, 7, 8, 15, 15, 16, 19]
         .iter()
         .map(|n| format!("<case{n:02}@harness.test>"))
         .collect();
@@ -85,6 +86,19 @@ fn committed_sendmail_harness_notifications_and_clients() {
     assert_eq!(case(1)["client"], "localhost");
     assert_eq!(case(1)["client_ip"], "127.0.0.1");
     assert_eq!(case(18)["sender"], "");
+    // case 22: the submission program queued it and relayed it to the daemon, which named
+    // its queue id in its reply (`Sent (ID Message accepted for delivery)`): the daemon's
+    // copy comes from the submission's.
+    let copies: Vec<&Value> = messages
+        .iter()
+        .filter(|m| m["message_id"] == "<case22@harness.test>")
+        .collect();
+    assert_eq!(copies.len(), 2);
+    let msp = copies.iter().find(|m| m["client"] == "local").unwrap();
+    let mta = copies.iter().find(|m| m["client"] == "localhost").unwrap();
+    assert_eq!(mta["parent_id"], msp["id"]);
+    assert_eq!(msp["recipients"][0]["relay"], "127.0.0.1[127.0.0.1]");
+    assert_eq!(mta["recipients"][0]["relay"], "127.0.0.51[127.0.0.51]");
 }
 
 /// Runs a real Sendmail on loopback now (tests/mta/sendmail/run.sh, about 45 s) and checks

@@ -39,6 +39,7 @@ SINK_REJECT=127.0.0.54       # reject.test: 550 5.1.1 at RCPT
 SINK_FULL=127.0.0.55         # full.test: 452 4.2.2 at RCPT, forever
 SINK_DOWN=127.0.0.56         # down.test: nothing listens
 QUEUE_RETURN=40s             # Timeout.queuereturn: full.test and down.test expire
+QUEUE_WARN=15s               # Timeout.queuewarn: their senders are warned first
 GLOBAL_TIMEOUT=150
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)"
@@ -171,7 +172,7 @@ define(\`confDONT_PROBE_INTERFACES', \`True')dnl
 define(\`confDELIVERY_MODE', \`background')dnl
 define(\`confMIN_QUEUE_AGE', \`0s')dnl
 define(\`confTO_QUEUERETURN', \`$QUEUE_RETURN')dnl
-define(\`confTO_QUEUEWARN', \`0')dnl
+define(\`confTO_QUEUEWARN', \`$QUEUE_WARN')dnl
 define(\`confTO_CONNECT', \`5s')dnl
 define(\`confTO_ICONNECT', \`5s')dnl
 define(\`confHOST_STATUS_DIRECTORY', \`')dnl
@@ -214,6 +215,29 @@ full.test esmtp:[$SINK_FULL]
 down.test esmtp:[$SINK_DOWN]
 EOF
 printf 'To:blocked.test\tREJECT\n' >"$WORK/access.txt"
+# The submission program's configuration (Debian's submit.mc with the daemon's port): a
+# local `sendmail` relays to the daemon over SMTP, as /usr/sbin/sendmail does by default.
+# It refuses to run as root: the system user "mail" (Debian has it) owns its queue.
+mkdir -p "$WORK/clientmqueue"
+chown mail:mail "$WORK/clientmqueue"
+chmod 770 "$WORK/clientmqueue"
+cat >"$WORK/submit.mc" <<EOF
+divert(-1)
+divert(0)dnl
+include(\`$CFDIR/m4/cf.m4')dnl
+VERSIONID(\`mailtrace harness submit')dnl
+define(\`confCF_VERSION', \`Submit')dnl
+define(\`__OSTYPE__',\`')dnl
+define(\`confDOMAIN_NAME', \`mx.harness.test')dnl
+define(\`confRUN_AS_USER', \`mail')dnl
+define(\`MSP_QUEUE_DIR', \`$WORK/clientmqueue')dnl
+define(\`confPID_FILE', \`$WORK/sm-client.pid')dnl
+define(\`STATUS_FILE', \`$WORK/sm-client.st')dnl
+define(\`RELAY_MAILER_ARGS', \`TCP \$h $PORT_SENDMAIL')dnl
+FEATURE(\`msp', \`[127.0.0.1]')dnl
+EOF
+m4 "$WORK/submit.mc" >"$WORK/submit.cf" 2>"$WORK/m4.err" || die "m4 submit.mc: $(cat "$WORK/m4.err")"
+
 "$MAKEMAP" -C "$WORK/sendmail.cf" hash "$WORK/mailertable" <"$WORK/mailertable.txt"
 "$MAKEMAP" -C "$WORK/sendmail.cf" hash "$WORK/access" <"$WORK/access.txt"
 
@@ -243,7 +267,7 @@ chmod 755 "$WORK/ns.sh"
 
 # ---------------------------------------------------------------- syslog, sinks, daemon
 export SENDMAIL_LOG="$WORK/maillog" SENDMAIL_QUEUE="$WORK/mqueue" SENDMAIL_CF="$WORK/sendmail.cf"
-export SENDMAIL_NS="$WORK/ns.sh" SENDMAIL_BIN
+export SENDMAIL_NS="$WORK/ns.sh" SENDMAIL_BIN SENDMAIL_SUBMIT_CF="$WORK/submit.cf"
 python3 "$HERE/syslogd.py" "$WORK/log.sock" "$SENDMAIL_LOG" mx >"$WORK/syslogd.err" 2>&1 &
 SYSLOGD_PID=$!
 for ((i = 0; i < 50; i++)); do [[ -S "$WORK/log.sock" ]] && break; sleep 0.1; done
