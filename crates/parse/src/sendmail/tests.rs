@@ -98,10 +98,12 @@ fn from_lines() {
         panic!()
     };
     assert_eq!(f.bodytype, Some("8BITMIME"));
-    // A local submission names the user: `relay=root@localhost`.
-    let Kind::From(f) = parse("w1BHM1xR012345: from=root, size=312, class=0, nrcpts=1, msgid=<201802171722.w1BHM1xR012345@mx.example>, relay=root@localhost").kind else {
+    // A local submission names the user: `relay=root@localhost` (testdata/sendmail, the
+    // submission program of the real harness run).
+    let Kind::From(f) = parse("6B583lfW020030: from=s22@sender.test, size=217, class=0, nrcpts=1, msgid=<case22@harness.test>, relay=root@localhost").kind else {
         panic!()
     };
+    assert_eq!(f.sender, "s22@sender.test");
     let h = f.relay.unwrap();
     assert_eq!((h.user, h.name, h.addr), (Some("root"), "localhost", None));
 }
@@ -166,17 +168,30 @@ fn to_lines() {
     };
     assert_eq!(t.ctladdr, Some("root@localhost.localdomain (0/0)"));
     assert_eq!(t.pri, Some(245_938));
-    // The submission program's hand-off names the daemon's queue id.
-    let Kind::To(t) = parse("w1BHM1xR012345: to=root, ctladdr=root (0/0), delay=00:00:01, xdelay=00:00:01, mailer=relay, pri=30312, relay=[127.0.0.1] [127.0.0.1], dsn=2.0.0, stat=Sent (w1BHM1xS012346 Message accepted for delivery)").kind else {
+    // The submission program's hand-off names the daemon's queue id (testdata/sendmail).
+    let Kind::To(t) = parse("6B583lfW020030: to=rcpt22@ok.test, ctladdr=s22@sender.test (0/0), delay=00:00:00, xdelay=00:00:00, mailer=relay, pri=30217, relay=[127.0.0.1] [127.0.0.1], dsn=2.0.0, stat=Sent (6B583lNb020048 Message accepted for delivery)").kind else {
         panic!()
     };
-    assert_eq!(t.queued_as, Some("w1BHM1xS012346"));
+    assert_eq!(t.queued_as, Some("6B583lNb020048"));
     assert_eq!(t.relay.unwrap().relay(), "127.0.0.1[127.0.0.1]");
-    let Kind::To(t) = parse("w1BHM1xR012345: to=<a@b.example>, delay=00:00:01, xdelay=00:00:01, mailer=esmtp, pri=120, relay=mx.b.example. [192.0.2.25], dsn=2.0.0, stat=Sent (Ok: queued as 4F8F43F4B)").kind else {
+    assert_eq!(t.ctladdr, Some("s22@sender.test (0/0)"));
+    // Sendmail 8.17 adds the next hop's `reply=`, which holds `, ` (testdata/sendmail).
+    let Kind::To(t) = parse("6B583mcX020079: to=<rcpt04@later.test>, delay=00:00:00, xdelay=00:00:00, mailer=esmtp, pri=30204, relay=[127.0.0.52] [127.0.0.52], dsn=4.7.1, reply=451 4.7.1 Greylisted, please try again later, stat=Deferred: 451 4.7.1 Greylisted, please try again later").kind else {
         panic!()
     };
-    assert_eq!(t.queued_as, Some("4F8F43F4B"));
-    assert_eq!(t.relay.unwrap().relay(), "mx.b.example[192.0.2.25]");
+    assert_eq!(
+        (t.outcome, t.code, t.dsn),
+        (Outcome::Deferred, Some(451), Some("4.7.1"))
+    );
+    assert_eq!(t.response, "451 4.7.1 Greylisted, please try again later");
+    assert_eq!(t.relay.unwrap().relay(), "127.0.0.52[127.0.0.52]");
+    let Kind::To(t) = parse("6B583m7t020082: to=<rcpt05@reject.test>, delay=00:00:00, xdelay=00:00:00, mailer=esmtp, pri=30207, relay=[127.0.0.54] [127.0.0.54], dsn=5.1.1, reply=550 5.1.1 User unknown, stat=User unknown").kind else {
+        panic!()
+    };
+    assert_eq!(
+        (t.outcome, t.code, t.response),
+        (Outcome::Bounced, Some(550), "User unknown")
+    );
 }
 
 #[test]
@@ -207,14 +222,9 @@ fn notifications() {
             true,
             false,
         ),
-        (
-            "v4P7Hc6P011481: v4PBPko0020849: DSN: Warning: could not send message for past 4 hours",
-            "v4P7Hc6P011481",
-            "v4PBPko0020849",
-            NotifyKind::Dsn,
-            false,
-            true,
-        ),
+        // The real harness run (testdata/sendmail): a delay warning, then the expiry.
+        ("6B583m7u020082: 6B5847Eq020279: sender notify: Warning: could not send message for past 15 seconds", "6B583m7u020082", "6B5847Eq020279", NotifyKind::SenderNotify, false, true),
+        ("6B583m7u020082: 6B584WEq020771: sender notify: Cannot send message for 40 seconds", "6B583m7u020082", "6B584WEq020771", NotifyKind::SenderNotify, true, false),
     ];
     for (text, parent, child, kind, expired, warning) in cases {
         let r = parse(text);
@@ -261,12 +271,12 @@ fn rejections() {
          Some("rA37ZTSC026250"), "RCPT", None, Some("arhipov@domain.com"), None, None, None, None),
         ("55HIbcGI002794: <baduser@yourhost.com>... User unknown",
          Some("55HIbcGI002794"), "RCPT", None, Some("baduser@yourhost.com"), None, None, None, None),
-        ("w1BHM1xR012345: Milter: data, reject=554 5.7.1 Rejected by content filter",
-         Some("w1BHM1xR012345"), "DATA", None, None, None, Some(554), Some("5.7.1"), None),
-        ("w1BHM1xR012345: Milter: to=<x@y.example>, reject=550 5.7.1 Command rejected",
-         Some("w1BHM1xR012345"), "RCPT", None, Some("x@y.example"), None, Some(550), Some("5.7.1"), None),
-        ("w1BHM1xR012345: ruleset=check_mail, arg1=<a@nowhere.invalid>, relay=[192.0.2.9], reject=553 5.1.8 <a@nowhere.invalid>... Domain of sender address a@nowhere.invalid does not exist",
-         Some("w1BHM1xR012345"), "MAIL", Some("check_mail"), None, Some("a@nowhere.invalid"), Some(553), Some("5.1.8"), Some("192.0.2.9")),
+        // The real harness run (testdata/sendmail) and its first try-out, whose sender
+        // domain did not resolve.
+        ("6B583mEY020092: ruleset=check_rcpt, arg1=<rcpt09@blocked.test>, relay=localhost [127.0.0.1], reject=550 5.2.1 <rcpt09@blocked.test>... Mailbox disabled for this recipient",
+         Some("6B583mEY020092"), "RCPT", Some("check_rcpt"), Some("rcpt09@blocked.test"), None, Some(550), Some("5.2.1"), Some("127.0.0.1")),
+        ("6B57f2gp002097: ruleset=check_mail, arg1=<alice@sender.test>, relay=localhost [127.0.0.1], reject=553 5.1.8 <alice@sender.test>... Domain of sender address alice@sender.test does not exist",
+         Some("6B57f2gp002097"), "MAIL", Some("check_mail"), None, Some("alice@sender.test"), Some(553), Some("5.1.8"), Some("127.0.0.1")),
     ];
     for (text, qid, stage, ruleset, rcpt, sender, code, dsn, addr) in cases {
         let r = parse(text);
@@ -355,22 +365,32 @@ fn sessions() {
     ] {
         assert!(matches!(parse(text).kind, Kind::Session(_)), "{text}");
     }
-    let r = parse("STARTTLS=server, relay=mail.example [192.0.2.7], version=TLSv1.3, verify=NO, cipher=TLS_AES_256_GCM_SHA384, bits=256/256");
+    // The real harness run (testdata/sendmail), and a Sendmail relaying to its smart host
+    // (serverfault.com/questions/797007).
+    let r = parse("STARTTLS=server, relay=localhost [127.0.0.1], version=TLSv1.3, verify=NO, cipher=TLS_AES_256_GCM_SHA384, bits=256/256");
     let Kind::Tls(t) = r.kind else {
         panic!("{:?}", r.kind)
     };
-    assert_eq!(t.side, "server");
+    assert_eq!((t.side, t.verify), ("server", Some("NO")));
+    assert_eq!(
+        t.relay.map(|h| (h.name, h.addr)),
+        Some(("localhost", Some("127.0.0.1")))
+    );
     assert_eq!(
         t.describe(),
         "TLSv1.3 with cipher TLS_AES_256_GCM_SHA384 (256/256 bits)"
     );
-    let r = parse("w1BHM1xR012345: AUTH=server, relay=client.example [192.0.2.8], authid=alice, mech=PLAIN, bits=0");
-    let Kind::Auth(a) = r.kind else {
+    let r = parse("STARTTLS=client, relay=mail.example.com.netsolmail.net., version=TLSv1/SSLv3, verify=FAIL, cipher=DHE-RSA-AES256-SHA, bits=256/256");
+    let Kind::Tls(t) = r.kind else {
         panic!("{:?}", r.kind)
     };
     assert_eq!(
-        (a.side, a.authid, a.mech),
-        ("server", Some("alice"), Some("PLAIN"))
+        (t.side, t.version, t.verify),
+        ("client", Some("TLSv1/SSLv3"), Some("FAIL"))
+    );
+    assert_eq!(
+        t.relay.map(|h| h.name),
+        Some("mail.example.com.netsolmail.net")
     );
     assert!(matches!(
         parse("u31FFPtp032300: Milter: no active filter").kind,
