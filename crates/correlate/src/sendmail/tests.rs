@@ -351,3 +351,53 @@ fn program_less_lines_need_a_queue_id() {
     );
     assert!(p.sendmail.is_some() && p.record.is_none());
 }
+
+/// The committed run of the real-Sendmail harness (`testdata/sendmail/harness.log`): every
+/// line is Sendmail's and understood; what belongs to no message is a session or a notice.
+#[test]
+fn harness_run_lines_and_sessions() {
+    let text = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/sendmail/harness.log"),
+    )
+    .unwrap();
+    let mut c = Correlator::default();
+    let mut ctx = syslog::Context::new(2026, jiff::tz::TimeZone::UTC);
+    for (no, line) in (1..).zip(text.lines()) {
+        c.feed_line(no, line, &mut ctx, None);
+    }
+    let counters = c.counters();
+    let out = c.into_output();
+    assert_eq!(counters.lines, text.lines().count() as u64);
+    assert_eq!((counters.sendmail, counters.unparsed), (counters.lines, 0));
+    assert!(out.messages.iter().all(|m| !m.open), "the queue was empty");
+    // The harness's two port probes ("did not issue MAIL") and the submission program's
+    // STARTTLS=client are sessions; `starting daemon` is a notice. The STARTTLS=server lines
+    // joined their messages.
+    let kinds: Vec<LooseKind> = out.loose.iter().map(|l| l.kind).collect();
+    assert_eq!(
+        kinds.iter().filter(|k| **k == LooseKind::Session).count(),
+        3,
+        "{:?}",
+        out.loose
+    );
+    assert_eq!(kinds.iter().filter(|k| **k == LooseKind::Notice).count(), 1);
+    assert_eq!(kinds.len(), 4);
+
+    // case 11: one recipient refused, one accepted in the same transaction and second: the
+    // refusal and the message are two records with their own keys.
+    let both: Vec<&Message> = out
+        .messages
+        .iter()
+        .filter(|m| m.queue_id.as_deref() == Some("6B583mht020093"))
+        .collect();
+    assert_eq!(both.len(), 2);
+    assert_ne!(both[0].id, both[1].id);
+    let refused = both.iter().find(|m| m.status == Status::Rejected).unwrap();
+    let queued = both.iter().find(|m| m.status == Status::Delivered).unwrap();
+    assert_eq!(refused.recipients[0].address, "rcpt11b@blocked.test");
+    assert_eq!(refused.sender.as_deref(), Some("s11@sender.test"));
+    assert_eq!(refused.line_nos, vec![32]);
+    assert_eq!(queued.recipients[0].address, "rcpt11a@ok.test");
+    assert_eq!(queued.message_id.as_deref(), Some("<case11@harness.test>"));
+    assert_eq!(queued.line_nos, vec![33, 45]);
+}
