@@ -13,7 +13,8 @@
 //! before the session's `from=` line, which Sendmail logs with `nrcpts=0` when every recipient
 //! was refused: they wait (by queue id) for it, or for the end of the session (`lost input
 //! channel`, `did not issue MAIL`), and become one rejected record like Postfix's `NOQUEUE:
-//! reject`. Lines of the session before its message (STARTTLS, AUTH, milter notes) wait the
+//! reject`, without a queue id. They are not written at a checkpoint: a refusal is complete
+//! within minutes, and the end of the input writes what still waits. Lines of the session before its message (STARTTLS, AUTH, milter notes) wait the
 //! same way and join the message or the refusal, or are written as a session.
 
 use crate::postfix::{finalize, reject_message};
@@ -630,6 +631,9 @@ impl Correlator {
             let mut m = new_message(&name, qid, at);
             // Not the key of the message the same session may queue in the same second.
             m.id = message_key(&name, qid, at, REFUSAL);
+            // The session's id named no queue file: like Postfix's `NOQUEUE`, the refusal has
+            // no queue id (so it is not counted as a message received). Its lines have it.
+            m.queue_id = None;
             m.status = Status::Rejected;
             self.sm_claim_pre(s, qid, &mut m);
             self.servers[s].sendmail.refused.insert(

@@ -229,14 +229,8 @@ impl Correlator {
                 continue;
             }
             if msg.mta == mailtrace_model::MTA_SENDMAIL {
-                // Refusals waiting for their session's end were written as open too.
-                let sm = &mut c.servers[s].sendmail;
-                let map = if msg.status == Status::Rejected {
-                    &mut sm.refused
-                } else {
-                    &mut sm.open
-                };
-                map.insert(qid, Box::new(crate::sendmail::Open { msg, dirty: false }));
+                let open = crate::sendmail::Open { msg, dirty: false };
+                c.servers[s].sendmail.open.insert(qid, Box::new(open));
                 continue;
             }
             let session = c.servers[s]
@@ -493,14 +487,11 @@ impl Correlator {
                 finalize(&mut m);
                 self.out.messages.push(m);
             }
-            let sm = &mut srv.sendmail;
-            for o in sm.open.values_mut().chain(sm.refused.values_mut()) {
-                if o.dirty {
-                    o.dirty = false;
-                    let mut m = o.msg.clone();
-                    finalize(&mut m);
-                    self.out.messages.push(m);
-                }
+            for o in srv.sendmail.open.values_mut().filter(|o| o.dirty) {
+                o.dirty = false;
+                let mut m = o.msg.clone();
+                finalize(&mut m);
+                self.out.messages.push(m);
             }
         }
         std::mem::take(&mut self.out)
