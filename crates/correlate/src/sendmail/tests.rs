@@ -417,3 +417,41 @@ fn harness_run_lines_and_sessions() {
     assert_eq!(queued.message_id.as_deref(), Some("<case11@harness.test>"));
     assert_eq!(queued.line_nos, vec![33, 45]);
 }
+
+/// An ingest stopped in the middle (checkpoint, store, restore) ends as one run does: the
+/// messages still queued at the checkpoint come back from the store and go on.
+#[test]
+fn resumed_after_a_checkpoint_like_one_run() {
+    let text =
+        std::fs::read_to_string(corpora().join("vendor-doc-examples/sendmail-realsender.log"))
+            .unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    let (one, _) = run("vendor-doc-examples/sendmail-realsender.log", 2017);
+    for cut in [3, 9, 13, 18] {
+        let mut ctx = syslog::Context::new(2017, jiff::tz::TimeZone::UTC);
+        let mut c = Correlator::default();
+        // The store: messages by id, the last write wins.
+        let mut store: std::collections::BTreeMap<i64, Message> = Default::default();
+        for (no, line) in (1..).zip(&lines[..cut]) {
+            c.feed_line(no, line, &mut ctx, None);
+        }
+        for m in c.checkpoint().messages {
+            store.insert(m.id, m);
+        }
+        let state = c.state(None, Some(ctx.state()));
+        let open: Vec<Message> = store.values().filter(|m| m.open).cloned().collect();
+        assert!(!open.is_empty(), "cut {cut}: something is still queued");
+        let mut c = Correlator::restore(state, open, crate::Limits::default());
+        for (no, line) in (cut as u64 + 1..).zip(&lines[cut..]) {
+            c.feed_line(no, line, &mut ctx, None);
+        }
+        for m in c.into_output().messages {
+            store.insert(m.id, m);
+        }
+        let mut got: Vec<&Message> = store.values().collect();
+        let mut want: Vec<&Message> = one.messages.iter().collect();
+        got.sort_by_key(|m| m.id);
+        want.sort_by_key(|m| m.id);
+        assert_eq!(got, want, "cut after line {cut}");
+    }
+}
