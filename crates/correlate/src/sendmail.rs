@@ -47,6 +47,8 @@ pub(crate) struct SendmailServer {
     pre: Map<String, Pre>,
     /// The process id of the line being fed.
     pid: Option<u32>,
+    /// When `done` was last pruned.
+    last_done_sweep: Ts,
 }
 
 pub(crate) struct Open {
@@ -714,6 +716,12 @@ impl Correlator {
         messages_too: bool,
     ) {
         let srv = &mut self.servers[s].sendmail;
+        // Finished ids wait for notifications and late deliveries, which come within
+        // seconds: an hour is plenty, and keeps the map small on a busy server.
+        if now.0 - srv.last_done_sweep.0 > session_idle / 6 {
+            srv.last_done_sweep = now;
+            srv.done.retain(|_, d| now.0 - d.1 .0 <= session_idle);
+        }
         if srv.pre.is_empty() && srv.refused.is_empty() && !messages_too {
             return;
         }
@@ -747,7 +755,6 @@ impl Correlator {
             return;
         }
         let srv = &mut self.servers[s].sendmail;
-        srv.done.retain(|_, d| now.0 - d.1 .0 <= message_idle);
         let stale: Vec<String> = srv
             .open
             .iter()
