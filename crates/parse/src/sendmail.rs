@@ -322,7 +322,12 @@ impl Tls<'_> {
 /// `sm-msp-queue`, `sm-mta-rx`, `sm-acceptingconnections` (the process title of the
 /// daemon on some systems)...
 pub fn is_program(program: &str) -> bool {
-    program == "sendmail" || program.starts_with("sm-") || program.starts_with("sendmail-")
+    // Not every `sm-` is Sendmail: `sm-notify` is NFS's status monitor.
+    program == "sendmail"
+        || program.starts_with("sendmail-")
+        || ["sm-mta", "sm-msp", "sm-accepting", "sm-client"]
+            .iter()
+            .any(|p| program.starts_with(p))
 }
 
 /// Is `s` a Sendmail queue id? Eight base-60 characters and a process id of five digits or

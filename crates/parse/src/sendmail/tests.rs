@@ -45,7 +45,7 @@ fn programs() {
     ] {
         assert!(is_program(p), "{p}");
     }
-    for p in ["postfix/sendmail", "exim", "smtpd", "postfix/smtp"] {
+    for p in ["postfix/sendmail", "exim", "smtpd", "postfix/smtp", "sm-notify"] {
         assert!(!is_program(p), "{p}");
     }
 }
