@@ -45,7 +45,13 @@ fn programs() {
     ] {
         assert!(is_program(p), "{p}");
     }
-    for p in ["postfix/sendmail", "exim", "smtpd", "postfix/smtp", "sm-notify"] {
+    for p in [
+        "postfix/sendmail",
+        "exim",
+        "smtpd",
+        "postfix/smtp",
+        "sm-notify",
+    ] {
         assert!(!is_program(p), "{p}");
     }
 }
