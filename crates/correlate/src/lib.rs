@@ -5,6 +5,11 @@
 //! links between messages. Finished messages, unattached lines and (on [`Correlator::checkpoint`])
 //! the messages that changed while still queued come out as an [`Output`] batch for the store.
 //!
+//! Syslog lines (Postfix, Exim) are dispatched per line by program ([`parse_line`]); the formats
+//! that are one per file (Exim's own main log, SmarterMail's SMTP and delivery logs, SMTP
+//! transcripts) are parsed with the [`Format`] their file was detected as ([`parse_line_as`],
+//! [`detect`]). Every format gives the same [`mailtrace_model::Message`]s, with `mta` and `server`.
+//!
 //! Memory is bounded by what is in flight: sessions idle for an hour and messages idle for
 //! [`Limits::message_idle`] of log time are written out and dropped.
 //!
@@ -30,9 +35,14 @@
 #![deny(missing_docs)]
 
 mod exim;
+mod file;
 mod postfix;
 mod sendmail;
+mod smartermail;
+mod transcript;
 
+pub use file::{parse_line_as, FileKind, FileLine};
+pub use mailtrace_parse::format::{detect, Format};
 pub use postfix::{parse_line, Correlator, CorrelatorState, Limits, Parsed};
 
 use mailtrace_model::{LineNo, Message, Ts};
@@ -107,6 +117,10 @@ pub struct Counters {
     pub postfix: u64,
     /// Lines of Exim.
     pub exim: u64,
+    /// Lines of SmarterMail's SMTP and delivery logs.
+    pub smartermail: u64,
+    /// Lines of SMTP transcripts.
+    pub transcript: u64,
     /// Lines of Sendmail.
     #[serde(default)]
     pub sendmail: u64,

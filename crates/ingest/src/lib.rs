@@ -10,6 +10,7 @@
 //! than [`MAX_LINE`] are cut (and marked), and everything unparsed is stored as a loose line.
 #![deny(missing_docs)]
 
+mod follow;
 mod reader;
 mod scan;
 
@@ -17,8 +18,9 @@ pub use reader::{line_text, open_input, InputReader, MAX_LINE};
 pub use scan::{scan, ScanSummary};
 
 use jiff::tz::TimeZone;
-use mailtrace_correlate::{Correlator, CorrelatorState, Limits, Output};
+use mailtrace_correlate::{parse_line_as, Correlator, CorrelatorState, Limits, Output};
 use mailtrace_model::LineNo;
+pub use mailtrace_parse::format::Format;
 use mailtrace_parse::syslog;
 use mailtrace_store::{Checkpoint, RawLines, Store, StoreError, WriteBatch};
 use serde::Serialize;
@@ -81,6 +83,21 @@ pub struct Options {
     pub commit_interval: std::time::Duration,
     /// Correlation memory limits.
     pub limits: Limits,
+    /// The log format of every input; `None` detects it per input from its first lines.
+    pub format: Option<Format>,
+    /// Server name of lines that name none (Exim's own main log, SmarterMail, transcripts)
+    /// when [`Options::server`] is not given: by default this machine's host name.
+    pub local_server: String,
+}
+
+/// This machine's host name (`localhost` when it cannot be read): the server of logs whose
+/// lines name none, read on the server that wrote them.
+pub fn local_host_name() -> String {
+    hostname::get()
+        .ok()
+        .and_then(|h| h.into_string().ok())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".to_string())
 }
 
 impl Default for Options {
@@ -93,6 +110,8 @@ impl Default for Options {
             commit_lines: 2_000_000,
             commit_interval: std::time::Duration::from_secs(1),
             limits: Limits::default(),
+            format: None,
+            local_server: local_host_name(),
         }
     }
 }
@@ -102,14 +121,24 @@ impl Default for Options {
 pub struct FileReport {
     /// The input.
     pub input: String,
-    /// Detected format.
+    /// Log format: detected from the first lines, or given (see [`Format`]).
     pub format: String,
+    /// Whether the log format was detected (`false`: given with [`Options::format`]).
+    pub detected: bool,
+    /// `plain` or `gzip`.
+    pub compression: String,
     /// Lines read in this run.
     pub lines: u64,
     /// Bytes read in this run.
     pub bytes: u64,
     /// Bytes skipped because an earlier run read them.
     pub resumed_at: u64,
+    /// Lines of this run that no rule understood (kept as unparsed lines).
+    pub unparsed: u64,
+    /// Lines of this run written by programs that are not mail servers (syslog files).
+    pub other: u64,
+    /// Lines of this run understood: `lines - unparsed - other`.
+    pub recognised: u64,
 }
 
 /// What an ingest did.
@@ -174,6 +203,53 @@ impl<'s> Ingestor<'s> {
         inputs: &[Input],
         progress: &mut dyn Progress,
     ) -> Result<Summary, IngestError> {
+        self.pipeline(|r| {
+            let mut files = Vec::new();
+            for input in &reading_order(inputs, r.opts.format) {
+                files.push(ingest_one(
+                    input,
+                    r.opts,
+                    r.checkpoints,
+                    r.saved_file,
+                    r.saved_year,
+                    r.correlator,
+                    r.next_no,
+                    r.tx,
+                    progress,
+                )?);
+            }
+            let out = r.correlator.finish_input();
+            let state = serde_json::to_string(&r.correlator.state(None, None))?;
+            let _ = r.tx.send(commit(
+                batch(out, RawLines::starting_at(*r.next_no)),
+                None,
+                state,
+            ));
+            Ok(files)
+        })
+    }
+
+    /// Follow `paths` as they grow (`tail -F`) until `stop` is set: see [`follow`].
+    ///
+    /// # Errors
+    /// A file cannot be read (a missing one is waited for), or the store fails. What was
+    /// committed stays, and a restart resumes from it.
+    pub fn follow(
+        self,
+        paths: &[std::path::PathBuf],
+        stop: &std::sync::atomic::AtomicBool,
+        progress: &mut dyn Progress,
+    ) -> Result<Summary, IngestError> {
+        self.pipeline(|r| follow::run(r, paths, stop, progress))
+    }
+
+    /// The store's side of an ingest: `read` correlates and sends batches on one thread while
+    /// the store's encoder and writer run on two more (bounded channels between them); each
+    /// batch is committed with its checkpoint.
+    fn pipeline(
+        self,
+        read: impl FnOnce(Reading<'_>) -> Result<Vec<FileReport>, IngestError>,
+    ) -> Result<Summary, IngestError> {
         let Ingestor { store, opts } = self;
         let checkpoints = store.checkpoints()?;
         let state: CorrelatorState = match store.correlator_state()? {
@@ -183,10 +259,9 @@ impl<'s> Ingestor<'s> {
         let saved_file = state.file;
         let saved_year = state.year;
         let mut correlator = Correlator::restore(state, store.open_messages()?, opts.limits);
+        correlator.set_default_server(opts.server.as_deref().unwrap_or(&opts.local_server));
         let mut next_no = store.next_line_no()?;
         let before = correlator.counters();
-        // Three stages over bounded channels: read + correlate (this thread), encode (the
-        // store's encoder, if any), write. Each batch is committed with its checkpoint.
         let (tx, rx) = crossbeam_channel::bounded::<WriteBatch>(1);
         let (tx_enc, rx_enc) = crossbeam_channel::bounded::<WriteBatch>(1);
         let encoder = store.encoder();
@@ -228,39 +303,26 @@ impl<'s> Ingestor<'s> {
                     Ok((finished, store.stats()?.open))
                 })
                 .map_err(spawn_err)?;
-            let read = (|| -> Result<(), IngestError> {
-                for input in inputs {
-                    let report = ingest_one(
-                        input,
-                        &opts,
-                        &checkpoints,
-                        saved_file,
-                        saved_year,
-                        &mut correlator,
-                        &mut next_no,
-                        &tx,
-                        progress,
-                    )?;
-                    summary.lines += report.lines;
-                    summary.bytes += report.bytes;
-                    summary.files.push(report);
-                }
-                let out = correlator.finish_input();
-                let state = serde_json::to_string(&correlator.state(None, None))?;
-                let _ = tx.send(commit(
-                    batch(out, RawLines::starting_at(next_no)),
-                    None,
-                    state,
-                ));
-                Ok(())
-            })();
+            let read = read(Reading {
+                opts: &opts,
+                checkpoints: &checkpoints,
+                saved_file,
+                saved_year,
+                correlator: &mut correlator,
+                next_no: &mut next_no,
+                tx: &tx,
+            });
             drop(tx);
             let w = writer.join().unwrap_or_else(|_| {
                 Err(StoreError::Encode(
                     "the store writer thread panicked".into(),
                 ))
             });
-            read?;
+            for report in read? {
+                summary.lines += report.lines;
+                summary.bytes += report.bytes;
+                summary.files.push(report);
+            }
             Ok(w?)
         })?;
         let c = correlator.counters();
@@ -271,6 +333,55 @@ impl<'s> Ingestor<'s> {
         summary.other = c.other - before.other;
         Ok(summary)
     }
+}
+
+/// What the reading side of [`Ingestor::pipeline`] works with.
+struct Reading<'a> {
+    opts: &'a Options,
+    checkpoints: &'a [Checkpoint],
+    saved_file: Option<i64>,
+    saved_year: Option<syslog::YearState>,
+    correlator: &'a mut Correlator,
+    next_no: &'a mut LineNo,
+    tx: &'a crossbeam_channel::Sender<WriteBatch>,
+}
+
+/// The inputs in the order to read them: SmarterMail's logs first, by the date of their first
+/// line and each day's SMTP log before its delivery log, then the others as given.
+///
+/// A delivery joins the message its SMTP session received (by spool number) only when the
+/// session was read first, and `*-delivery.log` sorts before `*-smtpLog.log` of the same day;
+/// and reading them before the other files keeps log time going forward for them, so that the
+/// idle sweep does not write out a received message waiting for its delivery because a newer
+/// file came in between.
+pub(crate) fn reading_order(inputs: &[Input], format: Option<Format>) -> Vec<Input> {
+    if format.is_some() {
+        return inputs.to_vec();
+    }
+    let mut smartermail: Vec<((String, bool), Input)> = Vec::new();
+    let mut rest = Vec::new();
+    for i in inputs {
+        let r = match i {
+            Input::Path(_) => open_input(i).ok(),
+            Input::Stdin => None,
+        };
+        let f = r.as_ref().map(InputReader::detect_format);
+        match (f, r) {
+            (Some(f @ (Format::SmarterMailSmtp | Format::SmarterMailDelivery)), Some(r)) => {
+                // `[yyyy.MM.dd] HH:mm:ss`: sorts as text.
+                let first = String::from_utf8_lossy(r.head().get(..21).unwrap_or_default());
+                let key = (first.into_owned(), f == Format::SmarterMailDelivery);
+                smartermail.push((key, i.clone()));
+            }
+            _ => rest.push(i.clone()),
+        }
+    }
+    smartermail.sort_by(|a, b| a.0.cmp(&b.0));
+    smartermail
+        .into_iter()
+        .map(|(_, i)| i)
+        .chain(rest)
+        .collect()
 }
 
 /// What correlation produced since the last batch, with the raw lines read meanwhile: part of
@@ -316,12 +427,16 @@ fn ingest_one(
         .iter()
         .find(|c| c.ident == ident && c.ident_len == ident_len);
     let resume = known.map_or(0, |c| c.offset);
+    let format = opts.format.unwrap_or_else(|| r.detect_format());
     let mut report = FileReport {
         input: name.clone(),
-        format: r.format().to_string(),
+        format: format.name().to_string(),
+        detected: opts.format.is_none(),
+        compression: r.format().to_string(),
         resumed_at: resume,
         ..FileReport::default()
     };
+    let before = correlator.counters();
     if ident_len == 0 {
         return Ok(report);
     }
@@ -346,8 +461,14 @@ fn ingest_one(
     let mut last_commit = std::time::Instant::now();
     let mut buf = Vec::with_capacity(4096);
     let server = opts.server.as_deref();
+    // Lines of these formats name no server: it is the given or the local one for all.
+    let raw_server = match (&opts.server, format.hostless()) {
+        (Some(s), _) => Some(s.clone()),
+        (None, true) => Some(opts.local_server.clone()),
+        (None, false) => None,
+    };
     let raw_from = |first| RawLines {
-        server: opts.server.clone(),
+        server: raw_server.clone(),
         ..RawLines::starting_at(first)
     };
     let mut raw = raw_from(*next_no);
@@ -380,7 +501,11 @@ fn ingest_one(
         report.lines += 1;
         lines_total += 1;
         let text = line_text(&buf);
-        correlator.feed_line(raw.next_no(), &text, &mut ctx, server);
+        correlator.feed_parsed(
+            raw.next_no(),
+            &parse_line_as(&text, &mut ctx, format),
+            server,
+        );
         raw.push_at(&text, correlator.last_time());
         since_batch += 1;
         if since_batch >= opts.batch_lines {
@@ -407,5 +532,9 @@ fn ingest_one(
     send(correlator, raw, offset, lines_total, &ctx)?;
     progress.advance(offset, report.lines);
     progress.finish();
+    let after = correlator.counters();
+    report.unparsed = after.unparsed - before.unparsed;
+    report.other = after.other - before.other;
+    report.recognised = report.lines.saturating_sub(report.unparsed + report.other);
     Ok(report)
 }

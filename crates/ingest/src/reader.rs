@@ -116,6 +116,16 @@ impl InputReader {
         }
     }
 
+    /// The leading bytes (decompressed, at most 1 KB): what the log format is detected from.
+    pub fn head(&self) -> &[u8] {
+        &self.head
+    }
+
+    /// The log format of the input, detected from its first lines.
+    pub fn detect_format(&self) -> mailtrace_parse::format::Format {
+        mailtrace_parse::format::detect(&self.head)
+    }
+
     /// Size on disk, for progress (compressed size for gzip: progress then is approximate).
     pub fn size(&self) -> Option<u64> {
         if self.gzip {

@@ -2,15 +2,16 @@
 //! state (or still queued at the end of the input). `mailtrace report --file` builds its
 //! statistics this way.
 //!
-//! Four threads over bounded channels: a reader fills segments of whole lines, a parser turns
-//! each line of a segment into its envelope and Postfix record, the calling thread correlates
-//! them in order, and the caller's `message` runs on a fourth thread. The parser borrows the
-//! segment's text, so each segment is parsed and correlated inside one thread scope.
+//! Four long-lived threads over bounded channels: a reader fills segments of whole lines, a
+//! parser turns each line of a segment into its envelope and record (the parsed lines borrow the
+//! segment's text, and travel with it), the calling thread correlates them in order, and the
+//! caller's `message` runs on a fourth thread. Segments, their parsed lines and message batches
+//! go back to the thread that filled them, so that the pipeline runs in the same memory.
 
 use crate::reader::InputReader;
 use crate::{open_input, IngestError, Input, Options, Progress, MAX_LINE};
 use crossbeam_channel::{bounded, Receiver, Sender};
-use mailtrace_correlate::{parse_line, Correlator, Output, Parsed};
+use mailtrace_correlate::{parse_line_as, Correlator, Format, Output, Parsed};
 use mailtrace_model::{Message, Ts};
 use mailtrace_parse::syslog;
 use std::collections::HashMap;
@@ -31,10 +32,10 @@ pub struct ScanSummary {
 const DRAIN_LINES: u64 = 256;
 
 /// Bytes of text per segment (at most [`Options::batch_lines`] lines).
-const SEGMENT_BYTES: usize = 4 << 20;
+const SEGMENT_BYTES: usize = 1 << 20;
 
-/// Lines per parsed chunk handed from the parser to the correlator.
-const CHUNK_LINES: usize = 512;
+/// Segments the parser may be ahead of the correlator.
+const PARSED_AHEAD: usize = 2;
 
 /// Finished messages per batch handed to the caller's thread.
 const MESSAGE_BATCH: usize = 256;
@@ -48,6 +49,26 @@ struct Segment {
     offset: u64,
 }
 
+self_cell::self_cell!(
+    /// A segment with its lines parsed (they borrow its text).
+    struct ParsedSegment {
+        owner: Segment,
+        #[covariant]
+        dependent: Lines,
+    }
+);
+
+/// The parsed lines of a segment, in order.
+type Lines<'a> = Vec<Parsed<'a>>;
+
+/// What the parser hands on: what the reader handed it, with segments parsed.
+enum Ready {
+    Start { name: String, size: Option<u64> },
+    Segment(ParsedSegment),
+    End,
+    Failed(IngestError),
+}
+
 /// What the reader hands on.
 enum Ahead {
     /// An input starts.
@@ -55,6 +76,8 @@ enum Ahead {
         name: String,
         size: Option<u64>,
         modified: jiff::Timestamp,
+        /// Its log format (detected, or as told).
+        format: Format,
     },
     Segment(Segment),
     /// The current input is done.
@@ -63,8 +86,8 @@ enum Ahead {
 }
 
 /// Read `inputs` in order and correlate them. `message` gets each message once (on another
-/// thread): when it is finished, or at the end when it is still queued. `line` gets every line
-/// with its time (for statistics of lines that belong to no message).
+/// thread): when it is finished, or at the end when it is still queued. `line` gets every line,
+/// parsed, with its time (for statistics of lines that belong to no message).
 ///
 /// # Errors
 /// An input cannot be opened or read.
@@ -73,29 +96,35 @@ pub fn scan(
     opts: &Options,
     progress: &mut dyn Progress,
     message: &mut (dyn FnMut(&Message) + Send),
-    line: &mut dyn FnMut(&str, Ts),
+    line: &mut dyn FnMut(&Parsed<'_>, Ts),
 ) -> Result<ScanSummary, IngestError> {
+    let inputs = &crate::reading_order(inputs, opts.format);
     let mut correlator = Correlator::with_limits(opts.limits).lean();
+    correlator.set_default_server(opts.server.as_deref().unwrap_or(&opts.local_server));
     let mut summary = ScanSummary::default();
     let (ahead_tx, ahead_rx) = bounded::<Ahead>(2);
-    // Segments go back to the reader to be filled again: fresh 4 MB buffers would be fresh
-    // pages (zeroed by the kernel) every time.
-    let (used_tx, used_rx) = bounded::<Segment>(4);
+    let (ready_tx, ready_rx) = bounded::<Ready>(PARSED_AHEAD);
+    // Segments go back to the reader to be filled again, and their line buffers to the parser:
+    // fresh buffers would be fresh pages (zeroed by the kernel) every time.
+    let (used_tx, used_rx) = bounded::<Segment>(PARSED_AHEAD + 4);
+    let (lines_tx, lines_rx) = bounded::<Lines<'static>>(PARSED_AHEAD + 2);
     let (done_tx, done_rx) = bounded::<Vec<Message>>(16);
     // Emptied batches come back (a batch is large enough that the allocator would give it
     // fresh pages each time).
     let (empty_tx, empty_rx) = bounded::<Vec<Message>>(32);
     std::thread::scope(|scope| {
-        // Owned here, so that an early return drops it and a blocked reader stops.
-        let ahead_rx = ahead_rx;
+        // Owned here, so that an early return drops it and blocked threads stop.
+        let ready_rx = ready_rx;
         let max_lines = usize::try_from(opts.batch_lines.max(1)).unwrap_or(usize::MAX);
-        scope.spawn(move || read_ahead(inputs, max_lines, &ahead_tx, &used_rx));
+        let format = opts.format;
+        scope.spawn(move || read_ahead(inputs, format, max_lines, &ahead_tx, &used_rx));
+        scope.spawn(move || parse_ahead(opts, &ahead_rx, &ready_tx, &lines_rx));
         scope.spawn(move || {
-            for batch in done_rx {
+            for mut batch in done_rx {
                 batch.iter().for_each(&mut *message);
-                // Dropped where they were made: freeing on the allocating thread keeps its
-                // pages in use, where cross-thread frees let the allocator hand them back to
-                // the kernel and fault in fresh (zeroed) ones.
+                // Freed here, off the correlating thread (the busiest one); the emptied batch
+                // goes back to be filled again.
+                batch.clear();
                 let _ = empty_tx.try_send(batch);
             }
         });
@@ -106,49 +135,40 @@ pub fn scan(
             empty: empty_rx,
             handed: 0,
         };
-        let mut ctx = None;
         let mut no = 1u64;
         let mut consumed = 0u64;
         let server = opts.server.as_deref();
-        for ahead in &ahead_rx {
-            match ahead {
-                Ahead::Start {
-                    name,
-                    size,
-                    modified,
-                } => {
+        for ready in &ready_rx {
+            match ready {
+                Ready::Start { name, size } => {
                     progress.start(&name, size);
                     consumed = 0;
-                    ctx = Some(match opts.year {
-                        Some(y) => syslog::Context::new(y, opts.tz.clone()),
-                        None => {
-                            let end = modified.to_zoned(opts.tz.clone());
-                            syslog::Context::ending_at(
-                                end.year(),
-                                end.month() as u8,
-                                opts.tz.clone(),
-                            )
-                        }
-                    });
                 }
-                Ahead::Segment(seg) => {
-                    let Some(ctx) = ctx.as_mut() else { continue };
-                    summary.lines += seg.ends.len() as u64;
-                    correlate_segment(&seg, ctx, &mut no, |no, parsed| {
-                        let text = parsed.line;
-                        correlator.feed_parsed(no, parsed, server);
-                        line(text, correlator.last_time());
-                        if no.is_multiple_of(DRAIN_LINES) {
-                            router.route(correlator.drain());
+                Ready::Segment(mut parsed) => {
+                    let offset = parsed.with_dependent(|seg, lines| {
+                        for p in lines {
+                            correlator.feed_parsed(no, p, server);
+                            line(p, correlator.last_time());
+                            if no.is_multiple_of(DRAIN_LINES) {
+                                router.route(correlator.drain());
+                            }
+                            no += 1;
                         }
+                        summary.lines += lines.len() as u64;
+                        seg.offset
                     });
-                    summary.bytes += seg.offset - consumed;
-                    consumed = seg.offset;
-                    progress.advance(seg.offset, summary.lines);
-                    let _ = used_tx.try_send(seg);
+                    summary.bytes += offset - consumed;
+                    consumed = offset;
+                    progress.advance(offset, summary.lines);
+                    let lines = parsed.with_dependent_mut(|_, lines| {
+                        lines.clear();
+                        relabel(std::mem::take(lines))
+                    });
+                    let _ = lines_tx.try_send(lines);
+                    let _ = used_tx.try_send(parsed.into_owner());
                 }
-                Ahead::End => progress.finish(),
-                Ahead::Failed(e) => return Err(e),
+                Ready::End => progress.finish(),
+                Ready::Failed(e) => return Err(e),
             }
         }
         router.route(correlator.into_output());
@@ -185,10 +205,7 @@ impl Router {
         self.batch.push(m);
         if self.batch.len() >= MESSAGE_BATCH {
             let next = match self.empty.try_recv() {
-                Ok(mut used) => {
-                    used.clear();
-                    used
-                }
+                Ok(used) => used,
                 Err(_) => Vec::with_capacity(MESSAGE_BATCH),
             };
             let batch = std::mem::replace(&mut self.batch, next);
@@ -209,52 +226,75 @@ impl Router {
     }
 }
 
-/// Parse the lines of `seg` on a second thread and hand them, in order and numbered from
-/// `no`, to `feed` on this one.
-fn correlate_segment(
-    seg: &Segment,
-    ctx: &mut syslog::Context,
-    no: &mut u64,
-    mut feed: impl FnMut(u64, &Parsed<'_>),
+/// The parser thread: the lines of each segment parsed in order, with the syslog context
+/// (the year of dates without one) of the input they belong to.
+fn parse_ahead(
+    opts: &Options,
+    ahead: &Receiver<Ahead>,
+    tx: &Sender<Ready>,
+    buffers: &Receiver<Lines<'static>>,
 ) {
-    type Chunk<'a> = Vec<Parsed<'a>>;
-    let (tx, rx): (Sender<Chunk<'_>>, Receiver<Chunk<'_>>) = bounded(8);
-    // Emptied chunks go back to the parser.
-    let (back_tx, back_rx): (Sender<Chunk<'_>>, Receiver<Chunk<'_>>) = bounded(16);
-    std::thread::scope(|scope| {
-        scope.spawn(move || {
-            let empty = || {
-                back_rx
-                    .try_recv()
-                    .unwrap_or_else(|_| Vec::with_capacity(CHUNK_LINES))
-            };
-            let mut start = 0;
-            let mut chunk = empty();
-            for &end in &seg.ends {
-                chunk.push(parse_line(&seg.text[start..end], ctx));
-                start = end;
-                if chunk.len() == CHUNK_LINES {
-                    let full = std::mem::replace(&mut chunk, empty());
-                    if tx.send(full).is_err() {
-                        return;
+    let mut ctx = None;
+    let mut format = Format::Syslog;
+    for a in ahead {
+        let ready = match a {
+            Ahead::Start {
+                name,
+                size,
+                modified,
+                format: f,
+            } => {
+                format = f;
+                ctx = Some(match opts.year {
+                    Some(y) => syslog::Context::new(y, opts.tz.clone()),
+                    None => {
+                        let end = modified.to_zoned(opts.tz.clone());
+                        syslog::Context::ending_at(end.year(), end.month() as u8, opts.tz.clone())
                     }
-                }
+                });
+                Ready::Start { name, size }
             }
-            let _ = tx.send(chunk);
-        });
-        for mut chunk in rx {
-            for parsed in &chunk {
-                feed(*no, parsed);
-                *no += 1;
+            Ahead::Segment(seg) => {
+                let Some(ctx) = ctx.as_mut() else { continue };
+                let buffer = buffers.try_recv().unwrap_or_default();
+                Ready::Segment(ParsedSegment::new(seg, |seg| {
+                    let mut lines = relabel(buffer);
+                    lines.reserve(seg.ends.len());
+                    let mut start = 0;
+                    for &end in &seg.ends {
+                        lines.push(parse_line_as(&seg.text[start..end], ctx, format));
+                        start = end;
+                    }
+                    lines
+                }))
             }
-            chunk.clear();
-            let _ = back_tx.try_send(chunk);
+            Ahead::End => Ready::End,
+            Ahead::Failed(e) => Ready::Failed(e),
+        };
+        if tx.send(ready).is_err() {
+            return;
         }
-    });
+    }
+}
+
+/// An emptied line buffer, for lines of another lifetime. (Collecting an empty `Vec` into
+/// one of the same layout reuses its allocation.)
+fn relabel<'b>(lines: Lines<'_>) -> Lines<'b> {
+    debug_assert!(lines.is_empty());
+    lines
+        .into_iter()
+        .map(|_| unreachable!("the buffer is empty"))
+        .collect()
 }
 
 /// The reader thread: every input in order, in segments of whole lines.
-fn read_ahead(inputs: &[Input], max_lines: usize, tx: &Sender<Ahead>, used: &Receiver<Segment>) {
+fn read_ahead(
+    inputs: &[Input],
+    format: Option<Format>,
+    max_lines: usize,
+    tx: &Sender<Ahead>,
+    used: &Receiver<Segment>,
+) {
     for input in inputs {
         let name = input.name();
         let io = |source| {
@@ -274,6 +314,7 @@ fn read_ahead(inputs: &[Input], max_lines: usize, tx: &Sender<Ahead>, used: &Rec
             name: name.clone(),
             size: r.size(),
             modified: r.modified(),
+            format: format.unwrap_or_else(|| r.detect_format()),
         };
         if tx.send(start).is_err() {
             return;
@@ -367,7 +408,7 @@ mod tests {
             &opts,
             &mut NoProgress,
             &mut |m| messages.push(m.clone()),
-            &mut |l, at| lines.push((l.to_string(), at)),
+            &mut |p, at| lines.push((p.line.to_string(), at)),
         )
         .unwrap();
         messages.sort_by_key(|m| m.id);
@@ -395,6 +436,18 @@ mod tests {
         assert_eq!(lines, l7);
         assert_eq!(messages, m7);
         assert_eq!((summary.lines, summary.bytes), (s7.lines, s7.bytes));
+    }
+
+    #[test]
+    fn a_line_buffer_keeps_its_memory_for_other_lines() {
+        let text = String::from("a line");
+        let mut lines: Lines<'_> = Vec::with_capacity(1000);
+        let mut ctx = syslog::Context::new(2026, jiff::tz::TimeZone::UTC);
+        lines.push(parse_line_as(&text, &mut ctx, Format::Syslog));
+        lines.clear();
+        let (ptr, cap) = (lines.as_ptr() as usize, lines.capacity());
+        let reused: Lines<'static> = relabel(lines);
+        assert_eq!((reused.as_ptr() as usize, reused.capacity()), (ptr, cap));
     }
 
     #[test]

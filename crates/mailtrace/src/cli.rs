@@ -35,6 +35,9 @@ pub enum Command {
     Stats,
     /// Mail-flow statistics (like pflogsumm) for the messages matching the criteria.
     Report(ReportArgs),
+    /// Forget old data: finished messages (with their statistics) and raw log lines older than
+    /// the limits. Messages still queued stay.
+    Purge(PurgeArgs),
     /// Serve the web dashboard and the JSON API.
     Serve(ServeArgs),
     /// Print an Argon2id hash of a password (read from standard input) for a --users file.
@@ -141,21 +144,75 @@ pub struct DemoArgs {
     pub listen: std::net::SocketAddr,
 }
 
+/// `purge`.
+#[derive(Args, Debug)]
+pub struct PurgeArgs {
+    /// Keep messages received in this last period: 30d, 12w, 36h.
+    #[arg(long, value_name = "AGE", default_value = "30d")]
+    pub older_than: String,
+    /// Keep raw log lines (and the lines that belong to no message) this long (default: as
+    /// long as messages). Messages older than this keep their timeline, not their raw lines.
+    #[arg(long, value_name = "AGE")]
+    pub raw_older_than: Option<String>,
+}
+
+/// Log formats of `ingest --format`.
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Detect each file's format from its first lines.
+    Auto,
+    /// Syslog: Postfix, Exim, Sendmail (per line, by program).
+    Syslog,
+    /// Exim's own main log.
+    Exim,
+    /// SmarterMail's SMTP log.
+    SmartermailSmtp,
+    /// SmarterMail's delivery log.
+    SmartermailDelivery,
+    /// SMTP conversation transcripts (`... - [conn] S <-- COMMAND`).
+    Transcript,
+}
+
+impl LogFormat {
+    /// The format to read every file as; `None` detects it per file.
+    pub fn format(self) -> Option<mailtrace_ingest::Format> {
+        use mailtrace_ingest::Format;
+        Some(match self {
+            LogFormat::Auto => return None,
+            LogFormat::Syslog => Format::Syslog,
+            LogFormat::Exim => Format::Exim,
+            LogFormat::SmartermailSmtp => Format::SmarterMailSmtp,
+            LogFormat::SmartermailDelivery => Format::SmarterMailDelivery,
+            LogFormat::Transcript => Format::Transcript,
+        })
+    }
+}
+
 /// `ingest`.
 #[derive(Args, Debug)]
 pub struct IngestArgs {
     /// Log files (plain or gzip); `-` reads standard input.
     #[arg(required = true, value_name = "FILE")]
     pub files: Vec<PathBuf>,
-    /// Server name for every line (default: the syslog host field).
+    /// Server name for every line (default: the syslog host field; for logs whose lines name
+    /// no host, such as Exim's own main log, SmarterMail and transcripts: this machine's name).
     #[arg(long)]
     pub server: Option<String>,
+    /// Log format of every file (default: detected per file from its first lines). `syslog`
+    /// reads Postfix, Exim and Sendmail lines through syslog, dispatched per line.
+    #[arg(long, value_enum, default_value_t = LogFormat::Auto)]
+    pub format: LogFormat,
     /// Year of the first line for BSD syslog timestamps (default: from the file's modification time).
     #[arg(long)]
     pub year: Option<i16>,
     /// Time zone of the log's BSD timestamps (default: --tz, else the system's).
     #[arg(long, value_name = "ZONE")]
     pub log_tz: Option<String>,
+    /// Keep reading the files as they grow (like `tail -F`, rotation included) until SIGTERM
+    /// or Ctrl-C; rotated files next to them (`mail.log.1`, `mail.log.2.gz`...) not read yet
+    /// are read first. New lines are searchable about a second after they are written.
+    #[arg(long, short = 'f')]
+    pub follow: bool,
     /// Print the summary as JSON.
     #[arg(long)]
     pub json: bool,

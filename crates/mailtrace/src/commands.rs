@@ -41,6 +41,24 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             println!("{}", serde_json::to_string_pretty(&s)?);
             Ok(ExitCode::SUCCESS)
         }
+        Command::Purge(a) => {
+            let age = |s: &str| -> Result<Ts> {
+                let us = mailtrace_query::parse_duration(s)
+                    .map_err(|e| anyhow::anyhow!("--older-than {s}: {e}"))?;
+                Ok(Ts(jiff::Timestamp::now().as_microsecond() - us))
+            };
+            let messages_before = age(&a.older_than)?;
+            let raw_before = match &a.raw_older_than {
+                Some(r) => age(r)?,
+                None => messages_before,
+            };
+            let purged = open_store(cli.db, false)?.purge(&mailtrace_store::Retention {
+                messages_before,
+                raw_before,
+            })?;
+            println!("{}", serde_json::to_string_pretty(&purged)?);
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Report(a) if !a.files.is_empty() => report(None, &a, &tz),
         Command::Report(a) => report(Some(open_store(cli.db, false)?.as_ref()), &a, &tz),
         Command::Serve(a) => {
@@ -141,7 +159,6 @@ fn inputs_of(files: &[PathBuf]) -> Result<Vec<Input>> {
 }
 
 fn ingest(store: &mut dyn Store, a: &IngestArgs, tz: &TimeZone) -> Result<ExitCode> {
-    let inputs = inputs_of(&a.files)?;
     let opts = Options {
         server: a.server.clone(),
         year: a.year,
@@ -151,9 +168,24 @@ fn ingest(store: &mut dyn Store, a: &IngestArgs, tz: &TimeZone) -> Result<ExitCo
         },
         batch_lines: a.batch_lines.clamp(1, 30_000),
         commit_lines: a.batch_lines.max(1),
+        format: a.format.format(),
         ..Options::default()
     };
-    let summary = Ingestor::new(store, opts).run(&inputs, &mut Bar::new(a.quiet))?;
+    let summary = if a.follow {
+        // A file that does not exist yet is waited for.
+        if a.files.iter().any(|f| f.as_os_str() == "-") {
+            bail!("--follow reads files, not standard input");
+        }
+        // SIGTERM or Ctrl-C: commit what was read and stop.
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        for sig in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
+            signal_hook::flag::register(sig, stop.clone()).context("signal handler")?;
+        }
+        Ingestor::new(store, opts).follow(&a.files, &stop, &mut Bar::new(a.quiet))?
+    } else {
+        let inputs = inputs_of(&a.files)?;
+        Ingestor::new(store, opts).run(&inputs, &mut Bar::new(a.quiet))?
+    };
     if a.json {
         println!("{}", serde_json::to_string_pretty(&summary)?);
     } else {
@@ -163,9 +195,10 @@ fn ingest(store: &mut dyn Store, a: &IngestArgs, tz: &TimeZone) -> Result<ExitCo
             } else {
                 String::new()
             };
+            let how = if f.detected { "detected" } else { "given" };
             eprintln!(
-                "{}: {} lines ({} postfix syslog{resumed})",
-                f.input, f.lines, f.format
+                "{}: {} ({how}, {}): {} lines, {} recognised, {} unparsed, {} other programs{resumed}",
+                f.input, f.format, f.compression, f.lines, f.recognised, f.unparsed, f.other
             );
         }
         println!(
@@ -394,12 +427,16 @@ fn report_files(
                 b.add_message(m);
             }
         },
-        &mut |l, at| {
+        &mut |p, at| {
             // As from a store: the lines of the time range (and server) only.
             let in_range =
                 filter.since.is_none_or(|s| at >= s) && filter.until.is_none_or(|u| at < u);
-            if in_range && on_server(l) {
-                lines.add_line(l);
+            if in_range && on_server(p.line) {
+                match &p.envelope {
+                    // The parser found where the text starts.
+                    Some(env) => lines.add_text(env.text),
+                    None => lines.add_line(p.line),
+                }
             }
         },
     )?;

@@ -31,6 +31,10 @@ pub const MTA_POSTFIX: &str = "postfix";
 pub const MTA_EXIM: &str = "exim";
 /// Sendmail.
 pub const MTA_SENDMAIL: &str = "sendmail";
+/// SmarterMail (its SMTP and delivery logs).
+pub const MTA_SMARTERMAIL: &str = "smartermail";
+/// A server known only from its SMTP conversation transcripts.
+pub const MTA_TRANSCRIPT: &str = "transcript";
 
 /// One message as one server handled it.
 ///

@@ -6,8 +6,11 @@
 //! - [`syslog`]: the envelope (`Mmm dd hh:mm:ss host prog[pid]: text`, RFC 3339 timestamps as written
 //!   by rsyslog's high-precision format, RFC 5424 with or without `<PRI>`).
 //! - [`postfix`]: the text Postfix daemons log, into [`postfix::Record`].
-//! - [`exim`]: Exim's main log, into [`exim::Record`].
+//! - [`exim`]: Exim's main log.
 //! - [`sendmail`]: Sendmail's syslog lines, into [`sendmail::Record`].
+//! - [`smartermail`]: SmarterMail's SMTP and delivery logs; [`transcript`]: SMTP conversation
+//!   transcripts; [`smtp`]: their command and reply lines.
+//! - [`format`](mod@format): which of these a file is, from its first lines.
 //!
 //! ```
 //! use mailtrace_parse::{syslog, postfix};
@@ -21,7 +24,11 @@
 #![deny(missing_docs)]
 
 pub mod exim;
+pub mod format;
 pub mod postfix;
 pub mod sendmail;
+pub mod smartermail;
+pub mod smtp;
 pub mod syslog;
+pub mod transcript;
 mod util;

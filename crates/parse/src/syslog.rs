@@ -127,6 +127,62 @@ impl Context {
     }
 }
 
+/// A civil date and time as a log wrote it, in the server's local time (SmarterMail,
+/// transcripts): [`Context::local`] places it in the context's zone, as BSD timestamps are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct LocalTime {
+    /// Year.
+    pub year: i16,
+    /// Month, 1-12.
+    pub month: u8,
+    /// Day of the month, 1-31.
+    pub day: u8,
+    /// Hour, 0-23.
+    pub hour: u8,
+    /// Minute, 0-59.
+    pub minute: u8,
+    /// Second, 0-60.
+    pub second: u8,
+    /// Microseconds.
+    pub micros: u32,
+}
+
+impl LocalTime {
+    /// `YYYY<sep>MM<sep>DD` at the start of `b` (10 bytes), with the time left at zero.
+    pub(crate) fn date(b: &[u8], sep: u8) -> Option<LocalTime> {
+        if b.len() < 10 || b[4] != sep || b[7] != sep {
+            return None;
+        }
+        let t = LocalTime {
+            year: i16::try_from(num(&b[0..4])?).ok()?,
+            month: num(&b[5..7])? as u8,
+            day: num(&b[8..10])? as u8,
+            ..LocalTime::default()
+        };
+        ((1..=12).contains(&t.month) && (1..=31).contains(&t.day)).then_some(t)
+    }
+
+    /// `hh:mm:ss` at the start of `b` (8 bytes) into `self`.
+    pub(crate) fn with_time(mut self, b: &[u8]) -> Option<LocalTime> {
+        if b.len() < 8 || b[2] != b':' || b[5] != b':' {
+            return None;
+        }
+        self.hour = num(&b[0..2])? as u8;
+        self.minute = num(&b[3..5])? as u8;
+        self.second = num(&b[6..8])? as u8;
+        (self.hour <= 23 && self.minute <= 59 && self.second <= 60).then_some(self)
+    }
+}
+
+impl Context {
+    /// The instant of a local time in the context's zone; `None` for a date that does not
+    /// exist (30 February).
+    pub fn local(&mut self, t: &LocalTime) -> Option<Ts> {
+        let secs = self.local_to_utc(t.year, t.month, t.day, t.hour, t.minute, t.second.min(59))?;
+        Some(Ts(secs * 1_000_000 + i64::from(t.micros)))
+    }
+}
+
 /// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
 fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
     let y = if m <= 2 { y - 1 } else { y };
@@ -305,14 +361,27 @@ fn exim_mainlog<'a>(rest: &'a str, ctx: &mut Context) -> Option<Envelope<'a>> {
 
 /// `prog[pid]: text` or `prog: text`.
 fn tag(s: &str) -> Option<(&str, Option<u32>, &str)> {
-    let colon = find(s, ": ").or_else(|| s.strip_suffix(':').map(|p| p.len()))?;
+    // One pass over the few bytes of the tag: it ends at the first `: ` (or a `:` that ends the
+    // line) and has no space; the pid is in brackets from its first `[`.
+    let b = s.as_bytes();
+    let mut open = None;
+    let mut i = 0;
+    let colon = loop {
+        match *b.get(i)? {
+            b' ' => return None,
+            b':' if b.get(i + 1).is_none_or(|&c| c == b' ') => break i,
+            b'[' if open.is_none() => open = Some(i),
+            _ => {}
+        }
+        i += 1;
+    };
     let head = &s[..colon];
     let text = s.get(colon + 2..).unwrap_or("");
-    if head.is_empty() || find(head, " ").is_some() {
+    if head.is_empty() {
         return None;
     }
-    match head.strip_suffix(']').and_then(|h| split2(h, "[")) {
-        Some((prog, pid)) => Some((prog, Some(num(pid.as_bytes())?), text)),
+    match open.filter(|_| head.ends_with(']')) {
+        Some(o) => Some((&head[..o], Some(num(&b[o + 1..colon - 1])?), text)),
         None => Some((head, None, text)),
     }
 }

@@ -81,8 +81,19 @@ pub(crate) fn find(s: &str, pat: &str) -> Option<usize> {
     let (h, p) = (s.as_bytes(), pat.as_bytes());
     let (&first, tail) = p.split_first()?;
     let end = h.len().checked_sub(tail.len())?;
+    if end < SHORT {
+        return h[..end]
+            .iter()
+            .enumerate()
+            .find(|&(i, &c)| c == first && h[i + 1..].starts_with(tail))
+            .map(|(i, _)| i);
+    }
     memchr::memchr_iter(first, &h[..end]).find(|&i| h[i + 1..].starts_with(tail))
 }
+
+/// Haystacks shorter than this are searched byte by byte: a vectorised search costs more to
+/// set up than to run on them.
+const SHORT: usize = 32;
 
 /// Byte offset of the last `pat` in `s` (see [`find`]).
 pub(crate) fn rfind(s: &str, pat: &str) -> Option<usize> {

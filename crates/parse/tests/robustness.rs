@@ -95,8 +95,11 @@ fn exercise_as(tag: &str, text: &str) {
     }
 }
 
-/// Parse `line` as a syslog line, then its text as the program it names.
+/// Parse `line` as a syslog line, then its text as the program it names; and as a line of
+/// the per-file formats (SmarterMail, transcripts).
 fn exercise_line(line: &str) {
+    let _ = mailtrace_parse::smartermail::parse(line);
+    let _ = mailtrace_parse::transcript::parse(line);
     let mut ctx = syslog::Context::new(2024, jiff::tz::TimeZone::UTC);
     if let Some(env) = syslog::parse(line, &mut ctx) {
         exercise_as(env.program, env.text);
@@ -168,6 +171,10 @@ fn random_bytes_never_panic() {
             "<22>1 2024-01-01T00:00:00Z mx postfix/qmgr 1 - {g}"
         ));
         exercise_line(&format!("2024-01-01T00:00:00.5+01:00 {g}"));
+        exercise_line(&format!("[2024.01.01] 00:00:00 [1.2.3.4][5] {g}"));
+        exercise_line(&format!("[2024.01.01] 00:00:00 [5] {g}"));
+        exercise_line(&format!("2024-01-01 00:00:00,000 - [ 5] {g}"));
+        let _ = mailtrace_parse::format::detect(g.as_bytes());
     }
 }
 
@@ -301,6 +308,17 @@ fn one_megabyte_lines_never_panic() {
             exercise_as(tag, body);
         }
         exercise_line(&format!("Jan  1 00:00:00 mx postfix/cleanup[1]: {body}"));
+        for lead in [
+            "[2024.01.01] 00:00:00 [1.2.3.4][5] cmd: RCPT TO:<",
+            "[2024.01.01] 00:00:00 [1.2.3.4][5] rsp: 250 ",
+            "[2024.01.01] 00:00:00 [5] Delivery for a to ",
+            "[2024.01.01] 00:00:00 [",
+            "2024-01-01 00:00:00,000 - [ 5] S <-- MAIL FROM:<",
+            "2024-01-01 00:00:00,000 - [",
+        ] {
+            exercise_line(&format!("{lead}{body}"));
+            let _ = mailtrace_parse::format::detect(format!("{lead}{body}").as_bytes());
+        }
         let took = start.elapsed();
         if std::env::var_os("ROBUSTNESS_TIMES").is_some() {
             println!("{took:?} {:?}", body.chars().take(40).collect::<String>());

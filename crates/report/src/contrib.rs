@@ -481,6 +481,23 @@ pub fn line_contributions(line: &str, at: Ts, out: &mut dyn FnMut(Contribution))
         return;
     };
     let body = &line[pos + 2..];
+    if body.starts_with("535") && line.starts_with('[') {
+        // SmarterMail's SMTP log: `[yyyy.MM.dd] HH:mm:ss [client ip][session] rsp: 535 ...`.
+        let ip = line
+            .get(22..)
+            .and_then(|r| r.strip_prefix('['))
+            .and_then(|r| r.split_once(']'))
+            .map(|(ip, _)| ip);
+        if let Some(ip) = ip {
+            out(Contribution::count(at, Dim::Sasl, format!("unknown[{ip}]")));
+        }
+        return;
+    }
+    text_contributions(body, at, out);
+}
+
+/// [`line_contributions`] of what the program logged (the line after its syslog envelope).
+pub fn text_contributions(body: &str, at: Ts, out: &mut dyn FnMut(Contribution)) {
     // Most lines are none of these: decide on the first byte.
     if !matches!(body.as_bytes().first(), Some(b'w' | b'f' | b'p' | b'N')) {
         return;

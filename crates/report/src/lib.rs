@@ -301,6 +301,12 @@ impl Builder {
         contrib::line_contributions(line, Ts(0), &mut |c| self.add(&c));
     }
 
+    /// [`Builder::add_line`] for a line whose syslog envelope is already taken off: `text` is
+    /// what the program logged.
+    pub fn add_text(&mut self, text: &str) {
+        contrib::text_contributions(text, Ts(0), &mut |c| self.add(&c));
+    }
+
     /// Add a contribution (or a sum of them: a store's rollup).
     pub fn add(&mut self, c: &Contribution<'_>) {
         let traffic: Option<fn(&mut Traffic, u64)> = match c.dim {

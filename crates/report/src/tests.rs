@@ -119,7 +119,8 @@ fn totals_follow_pflogsumm_definitions() {
     refused.reason = Some("5.7.1 message content rejected".into());
     b.add_message(&refused);
     b.add_line("Mar  1 10:00:00 mx postfix/smtpd[1]: warning: unknown[192.0.2.9]: SASL LOGIN authentication failed: UGFzc3dvcmQ6");
-    b.add_line("Mar  1 10:00:01 mx postfix/smtpd[1]: NOQUEUE: reject_warning: RCPT from x[1.2.3.4]: 450 ...");
+    // The same line with its syslog envelope already taken off (as `report --file` hands it).
+    b.add_text("NOQUEUE: reject_warning: RCPT from x[1.2.3.4]: 450 ...");
     let r = b.finish();
     let t = &r.totals;
     assert_eq!((t.received, t.delivered, t.forwarded), (3, 2, 1));
@@ -385,5 +386,27 @@ fn hours_are_averaged_over_several_days() {
         text.lines()
             .any(|l| l.starts_with("10 ") && l.contains(" 1.5 ")),
         "{text}"
+    );
+}
+
+/// SmarterMail's authentication failures count as SASL failures of their client.
+#[test]
+fn smartermail_authentication_failures_are_sasl_failures() {
+    let mut b = Builder::new(TimeZone::UTC, 10);
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../../shared/corpora/vendor-doc-examples/smartermail-smtp.log"
+    ))
+    .unwrap();
+    for l in text.lines() {
+        b.add_line(l);
+    }
+    let r = b.finish();
+    assert_eq!(
+        r.sasl_failures,
+        vec![Counted {
+            value: "unknown[216.15.151.93]".into(),
+            count: 1
+        }]
     );
 }

@@ -70,6 +70,9 @@ pub enum StoreError {
     /// A message could not be encoded for storage.
     #[error("store: cannot encode a message: {0}")]
     Encode(String),
+    /// The call does not fit the store's state (a purge between uncommitted batches).
+    #[error("store: {0}")]
+    Misuse(&'static str),
     /// A filter the backend cannot answer.
     #[error("invalid {field}: {message}")]
     Filter {
@@ -273,6 +276,32 @@ pub struct StoreStats {
     pub unparsed: u64,
 }
 
+/// What to forget ([`Store::purge`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retention {
+    /// Messages received before this (except those still queued), their recipients, and the
+    /// statistics of the hours before it.
+    pub messages_before: Ts,
+    /// Raw log lines logged before this, with the loose lines among them. (Messages of that
+    /// time keep their timeline; their raw lines are gone.)
+    pub raw_before: Ts,
+}
+
+/// What a purge removed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Purged {
+    /// Messages.
+    pub messages: u64,
+    /// Their recipients.
+    pub recipients: u64,
+    /// Rows of hourly statistics (backends that keep them).
+    pub rollup_rows: u64,
+    /// Raw log lines.
+    pub raw_lines: u64,
+    /// Loose lines (unparsed, other programs...).
+    pub loose_lines: u64,
+}
+
 /// A raw line with its number and time.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct TimedLine {
@@ -455,4 +484,12 @@ pub trait Store: Send {
     /// # Errors
     /// The backend failed.
     fn facets(&self, limit: usize) -> Result<Facets, StoreError>;
+
+    /// Forget what is older than `r` says, in small steps that let writers and readers through
+    /// in between (retention). Not between [`WriteBatch::pending`] batches of one connection.
+    ///
+    /// # Errors
+    /// The backend failed, or batches are pending ([`StoreError::Misuse`]); what was deleted
+    /// before stays deleted.
+    fn purge(&mut self, r: &Retention) -> Result<Purged, StoreError>;
 }

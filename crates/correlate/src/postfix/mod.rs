@@ -59,6 +59,12 @@ struct ServerSnapshot {
     sessions: Vec<(u32, Session)>,
     links: Vec<(String, Link)>,
     agents: Vec<(u32, AgentLines)>,
+    /// SmarterMail sessions and deliveries under way.
+    #[serde(default)]
+    smartermail: crate::smartermail::SmSnapshot,
+    /// Transcript connections under way.
+    #[serde(default)]
+    transcript: crate::transcript::TrSnapshot,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -120,6 +126,10 @@ pub(crate) struct Server {
     pub(crate) exim: crate::exim::EximServer,
     /// Sendmail's messages of this server.
     pub(crate) sendmail: crate::sendmail::SendmailServer,
+    /// SmarterMail's sessions, deliveries and spooled messages of this server.
+    pub(crate) smartermail: crate::smartermail::SmServer,
+    /// Transcript connections of this server.
+    pub(crate) transcript: crate::transcript::TrServer,
     sessions: Map<u32, Session>,
     /// Boxed: a message is large, and growing the map moves every entry.
     open: Map<String, Box<Open>>,
@@ -139,12 +149,15 @@ pub struct Correlator {
     index: Map<String, usize>,
     pub(crate) out: Output,
     limits: Limits,
-    last_ts: Ts,
-    last_sweep: Ts,
+    pub(crate) last_ts: Ts,
+    pub(crate) last_sweep: Ts,
     /// Scanning every queued message is the costly part of a sweep: done 16 times per
     /// `message_idle`, not every minute.
     last_message_sweep: Ts,
     pub(crate) counters: Counters,
+    /// Server name for lines that name none (Exim's main log, SmarterMail, transcripts) when
+    /// no `server` is given with the line.
+    pub(crate) default_server: String,
     /// The line being fed.
     pub(crate) cur: Cur,
     /// Keep no timeline and no line numbers (see [`Correlator::lean`]).
@@ -217,6 +230,8 @@ impl Correlator {
             srv.sessions = snap.sessions.into_iter().collect();
             srv.links = snap.links.into_iter().collect();
             srv.agents = snap.agents.into_iter().collect();
+            srv.smartermail.restore(snap.smartermail);
+            srv.transcript.restore(snap.transcript);
         }
         for msg in open {
             let Some(qid) = msg.queue_id.clone() else {
@@ -231,6 +246,11 @@ impl Correlator {
             if msg.mta == mailtrace_model::MTA_SENDMAIL {
                 let open = crate::sendmail::Open { msg, dirty: false };
                 c.servers[s].sendmail.open.insert(qid, Box::new(open));
+                continue;
+            }
+            if msg.mta == mailtrace_model::MTA_SMARTERMAIL {
+                let open = crate::smartermail::Spooled { msg, dirty: false };
+                c.servers[s].smartermail.spool.insert(qid, Box::new(open));
                 continue;
             }
             let session = c.servers[s]
@@ -252,6 +272,13 @@ impl Correlator {
         c
     }
 
+    /// Name the server of lines that carry no host name (Exim's own main log, SmarterMail,
+    /// transcripts) when no server is given with the line: `ingest --server`, else the
+    /// machine's host name.
+    pub fn set_default_server(&mut self, name: &str) {
+        self.default_server = name.to_string();
+    }
+
     /// Counters so far.
     pub fn counters(&self) -> Counters {
         self.counters
@@ -261,11 +288,16 @@ impl Correlator {
     pub fn open_messages(&self) -> usize {
         self.servers
             .iter()
-            .map(|s| s.open.len() + s.exim.open.len() + s.sendmail.open.len())
+            .map(|s| {
+                s.open.len()
+                    + s.exim.open.len()
+                    + s.sendmail.open.len()
+                    + s.smartermail.spool.len()
+            })
             .sum()
     }
 
-    fn server(&mut self, name: &str) -> usize {
+    pub(crate) fn server(&mut self, name: &str) -> usize {
         // Lines mostly come from the server of the line before.
         if self
             .servers
@@ -313,13 +345,25 @@ impl Correlator {
     pub fn feed_parsed(&mut self, no: LineNo, parsed: &Parsed<'_>, server: Option<&str>) {
         self.counters.lines += 1;
         self.cur = Cur::new(no, parsed.line);
+        if let Some(f) = &parsed.file {
+            self.feed_file(f, server);
+            return;
+        }
         let Some(env) = &parsed.envelope else {
             self.counters.unparsed += 1;
             self.loose(server.unwrap_or(""), self.last_ts, LooseKind::Unparsed, no);
             return;
         };
         self.last_ts = env.ts;
-        let host = server.unwrap_or(env.host);
+        let default_host;
+        let host = match server.unwrap_or(env.host) {
+            // Exim's own main log names no host.
+            "" => {
+                default_host = self.default_server.clone();
+                default_host.as_str()
+            }
+            h => h,
+        };
         if let Some(rec) = &parsed.exim {
             self.counters.exim += 1;
             let s = self.server(host);
@@ -457,6 +501,13 @@ impl Correlator {
                 limits.message_idle,
                 messages_too,
             );
+            self.smartermail_sweep(
+                s,
+                now,
+                Some(limits.session_idle),
+                messages_too.then_some(limits.message_idle),
+            );
+            self.transcript_sweep(s, now, Some(limits.session_idle));
         }
     }
 
@@ -493,6 +544,12 @@ impl Correlator {
                 finalize(&mut m);
                 self.out.messages.push(m);
             }
+            for o in srv.smartermail.spool.values_mut().filter(|o| o.dirty) {
+                o.dirty = false;
+                let mut m = o.msg.clone();
+                finalize(&mut m);
+                self.out.messages.push(m);
+            }
         }
         std::mem::take(&mut self.out)
     }
@@ -503,9 +560,17 @@ impl Correlator {
             servers: self
                 .servers
                 .iter()
-                .filter(|s| !s.sessions.is_empty() || !s.links.is_empty() || !s.agents.is_empty())
+                .filter(|s| {
+                    !s.sessions.is_empty()
+                        || !s.links.is_empty()
+                        || !s.agents.is_empty()
+                        || s.smartermail.in_flight()
+                        || s.transcript.in_flight()
+                })
                 .map(|s| ServerSnapshot {
                     name: s.name.clone(),
+                    smartermail: s.smartermail.snapshot(),
+                    transcript: s.transcript.snapshot(),
                     sessions: s.sessions.iter().map(|(k, v)| (*k, v.clone())).collect(),
                     links: s.links.iter().map(|(k, v)| (k.clone(), *v)).collect(),
                     agents: s.agents.iter().map(|(k, v)| (*k, v.clone())).collect(),
@@ -521,6 +586,14 @@ impl Correlator {
     /// the queued messages are moved out rather than copied.
     pub fn into_output(mut self) -> Output {
         self.close_sessions();
+        // SmarterMail sessions and transcript connections that never ended: what they
+        // received is written now (an ingest keeps them in its state instead, for the lines
+        // a grown file adds).
+        let now = self.last_ts;
+        for s in 0..self.servers.len() {
+            self.smartermail_sweep(s, now, None, None);
+            self.transcript_sweep(s, now, None);
+        }
         for srv in &mut self.servers {
             for (_, o) in srv.open.drain() {
                 let mut m = o.msg;
@@ -533,6 +606,11 @@ impl Correlator {
                 self.out.messages.push(m);
             }
             for (_, o) in srv.sendmail.open.drain() {
+                let mut m = o.msg;
+                finalize(&mut m);
+                self.out.messages.push(m);
+            }
+            for (_, o) in srv.smartermail.spool.drain() {
                 let mut m = o.msg;
                 finalize(&mut m);
                 self.out.messages.push(m);
@@ -575,6 +653,9 @@ pub struct Parsed<'a> {
     pub exim: Option<mailtrace_parse::exim::Record<'a>>,
     /// What Sendmail logged; `None` when another program wrote the line.
     pub sendmail: Option<mailtrace_parse::sendmail::Record<'a>>,
+    /// A line of a per-file format (SmarterMail, transcripts; see [`crate::parse_line_as`]).
+    /// Boxed: syslog lines, the many, carry none, and a parsed line is moved between threads.
+    pub file: Option<Box<crate::FileLine<'a>>>,
 }
 
 /// Parse a line for [`Correlator::feed_parsed`].
@@ -621,6 +702,7 @@ pub fn parse_line<'a>(line: &'a str, ctx: &mut syslog::Context) -> Parsed<'a> {
         record,
         exim,
         sendmail,
+        file: None,
     }
 }
 

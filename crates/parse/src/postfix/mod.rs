@@ -60,8 +60,11 @@ const SERVICES: &[&str] = &[
 
 /// Is this program tag a Postfix daemon? Returns `(instance, service)`.
 pub fn program(tag: &str) -> Option<(&str, &str)> {
-    let (instance, _) = split2(tag, "/")?;
-    let service = tag.rsplit('/').next()?;
+    // Tags are short: a plain scan beats setting up a vectorised search.
+    let b = tag.as_bytes();
+    let first = b.iter().position(|&c| c == b'/')?;
+    let last = b.iter().rposition(|&c| c == b'/')?;
+    let (instance, service) = (&tag[..first], &tag[last + 1..]);
     (instance.starts_with("postfix") || SERVICES.contains(&service)).then_some((instance, service))
 }
 

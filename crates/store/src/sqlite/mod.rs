@@ -7,6 +7,7 @@
 
 mod detail;
 mod raw;
+mod retention;
 mod rollup;
 mod schema;
 mod search;
@@ -485,6 +486,10 @@ impl Store for SqliteStore {
         nos.iter()
             .map(|&no| Ok(reader.line(no)?.map(str::to_string)))
             .collect()
+    }
+
+    fn purge(&mut self, r: &crate::Retention) -> Result<crate::Purged, StoreError> {
+        self.purge_old(r)
     }
 
     fn stats(&self) -> Result<StoreStats, StoreError> {

@@ -132,6 +132,9 @@ const MIGRATIONS: &[&str] = &[
      ) WITHOUT ROWID;
      INSERT OR REPLACE INTO mailtrace_meta (key, value)
         SELECT 'rollups', CASE WHEN EXISTS (SELECT 1 FROM messages) THEN 'partial' ELSE 'complete' END;",
+    // Retention deletes recipients by their message's time (appended in about that order, so
+    // the index grows at its end).
+    "CREATE INDEX recipients_received ON recipients (received_at, message);",
 ];
 
 /// Stores older than this were written by development versions without a migration path.

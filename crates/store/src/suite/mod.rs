@@ -12,11 +12,13 @@ use mailtrace_query::{AddressPattern, Filter, Paging};
 
 mod lines;
 mod report;
+mod retention;
 mod search;
 mod writes;
 
 pub use lines::{hostile_text_is_data, loose_lines, raw_lines_by_time};
 pub use report::report_matches_the_messages;
+pub use retention::purge_forgets_old_data;
 pub use search::{facets, original_recipients, search_filters};
 pub use writes::{checkpoints_and_state, pending_batches, round_trip_and_upsert};
 
@@ -134,6 +136,7 @@ pub fn run_all(make: &mut dyn FnMut() -> Box<dyn Store>) {
     raw_lines_by_time(make().as_mut());
     original_recipients(make().as_mut());
     report_matches_the_messages(make().as_mut());
+    purge_forgets_old_data(make().as_mut());
 }
 
 /// Write `messages` the way an ingest does: their `lines` go to the raw log (numbered after

@@ -1,0 +1,440 @@
+//! Following growing log files, as `tail -F` does: lines are read as they are written and
+//! committed with each file's checkpoint at least once a second, so that they are searchable
+//! within about a second and a restart resumes where the last commit ended.
+//!
+//! Rotation loses nothing:
+//! - **rename** (`mail.log` → `mail.log.1`, a new `mail.log`): the old file is read to its end
+//!   through the open handle (the MTA may write to it until it reopens), then the new one from
+//!   its start;
+//! - **copytruncate** (copied to `mail.log.1`, then truncated): the lines written between the
+//!   last read and the truncation are read from the copy (recognised by its first bytes),
+//!   then the truncated file from its start;
+//! - a file that does not exist yet is waited for;
+//! - at start, rotated files next to a followed one (`mail.log.1`, `mail.log.2.gz`, ...) that
+//!   were never read to their end are read first, oldest first; files read before are
+//!   skipped by their checkpoints.
+
+use crate::{
+    batch, commit, ingest_one, line_text, FileReport, IngestError, Input, Progress, Reading,
+    MAX_LINE,
+};
+use mailtrace_correlate::parse_line_as;
+use mailtrace_parse::format::Format;
+use mailtrace_parse::syslog;
+use mailtrace_store::{Checkpoint, RawLines};
+use std::fs::File;
+use std::io::{self, Read, Seek, SeekFrom};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+/// Pause between two looks at files that had nothing new.
+const POLL: Duration = Duration::from_millis(200);
+
+/// Lines of one file per round, so that a busy file does not starve the others.
+const ROUND_LINES: usize = 20_000;
+
+/// Bytes of a file's start that name it (as [`crate::InputReader::identity`] does).
+const IDENT_LEN: usize = 1024;
+
+/// Read the rotated files of `paths`, then follow `paths` until `stop` is set; the last batch
+/// commits what was read.
+pub(crate) fn run(
+    r: Reading<'_>,
+    paths: &[PathBuf],
+    stop: &AtomicBool,
+    progress: &mut dyn Progress,
+) -> Result<Vec<FileReport>, IngestError> {
+    let mut reports = Vec::new();
+    for path in paths {
+        for old in rotated(path) {
+            reports.push(ingest_one(
+                &Input::Path(old),
+                r.opts,
+                r.checkpoints,
+                r.saved_file,
+                r.saved_year,
+                r.correlator,
+                r.next_no,
+                r.tx,
+                progress,
+            )?);
+        }
+    }
+    let server = r.opts.server.as_deref();
+    let mut tails: Vec<Tail> = paths.iter().map(|p| Tail::new(p.clone(), r.opts)).collect();
+    let mut last_commit = Instant::now();
+    let mut uncommitted = false;
+    loop {
+        let stopping = stop.load(Ordering::Relaxed);
+        let mut read_any = false;
+        for t in &mut tails {
+            let mut raw = RawLines {
+                server: t.raw_server.clone(),
+                ..RawLines::starting_at(*r.next_no)
+            };
+            let (ctx, format) = (&mut t.ctx, t.format);
+            let correlator = &mut *r.correlator;
+            let mut feed = |text: &str| {
+                correlator.feed_parsed(raw.next_no(), &parse_line_as(text, ctx, format), server);
+                raw.push_at(text, correlator.last_time());
+            };
+            let n = t
+                .src
+                .advance(r.checkpoints, &mut feed)
+                .map_err(|e| t.error(e))?;
+            if n > 0 {
+                read_any = true;
+                uncommitted = true;
+                *r.next_no = raw.next_no();
+                let mut b = batch(r.correlator.drain(), raw);
+                b.checkpoint = t.src.checkpoint();
+                if r.tx.send(b).is_err() {
+                    return Ok(reports); // the writer failed; the caller reports why
+                }
+            }
+        }
+        let due = last_commit.elapsed() >= r.opts.commit_interval.min(Duration::from_secs(1));
+        if uncommitted && (due || !read_any || stopping) {
+            let state = serde_json::to_string(&r.correlator.state(None, None))?;
+            let out = r.correlator.checkpoint();
+            let b = commit(batch(out, RawLines::starting_at(*r.next_no)), None, state);
+            if r.tx.send(b).is_err() {
+                return Ok(reports);
+            }
+            uncommitted = false;
+            last_commit = Instant::now();
+        }
+        if stopping {
+            break;
+        }
+        if !read_any {
+            std::thread::sleep(POLL);
+        }
+    }
+    for t in tails {
+        reports.push(FileReport {
+            input: t.src.name.clone(),
+            format: t.format.name().to_string(),
+            lines: t.src.read_lines,
+            bytes: t.src.read_bytes,
+            ..FileReport::default()
+        });
+    }
+    Ok(reports)
+}
+
+/// The rotated files of `path` that exist, oldest first: `path.N.gz` / `path.N` for N down to
+/// 1 (logrotate's names).
+fn rotated(path: &Path) -> Vec<PathBuf> {
+    let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+        return Vec::new();
+    };
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let mut found: Vec<(u32, PathBuf)> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let f = e.file_name().into_string().ok()?;
+            let rest = f.strip_prefix(name)?.strip_prefix('.')?;
+            let n = rest.strip_suffix(".gz").unwrap_or(rest).parse().ok()?;
+            Some((n, e.path()))
+        })
+        .collect();
+    found.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+    found.into_iter().map(|(_, p)| p).collect()
+}
+
+/// One followed path.
+struct Tail {
+    src: Source,
+    ctx: syslog::Context,
+    format: Format,
+    raw_server: Option<String>,
+}
+
+impl Tail {
+    fn new(path: PathBuf, opts: &crate::Options) -> Tail {
+        let format = opts.format.unwrap_or(Format::Syslog);
+        let now = jiff::Timestamp::now().to_zoned(opts.tz.clone());
+        Tail {
+            src: Source::new(path),
+            ctx: match opts.year {
+                Some(y) => syslog::Context::new(y, opts.tz.clone()),
+                None => syslog::Context::ending_at(now.year(), now.month() as u8, opts.tz.clone()),
+            },
+            format,
+            raw_server: match (&opts.server, format.hostless()) {
+                (Some(s), _) => Some(s.clone()),
+                (None, true) => Some(opts.local_server.clone()),
+                (None, false) => None,
+            },
+        }
+    }
+
+    fn error(&self, source: io::Error) -> IngestError {
+        IngestError::Io {
+            path: self.src.name.clone(),
+            source,
+        }
+    }
+}
+
+/// The file behind a followed path, read up to its last complete line.
+struct Source {
+    path: PathBuf,
+    name: String,
+    file: Option<File>,
+    /// Device and inode of the open file.
+    id: (u64, u64),
+    /// Identity (hash and length of its first bytes), once it has a complete line.
+    ident: Option<(i64, u32)>,
+    /// Bytes of complete lines consumed, from the file's start.
+    offset: u64,
+    /// Lines consumed, from the file's start.
+    lines: u64,
+    /// Read but not consumed: the start of a line still being written.
+    buf: Vec<u8>,
+    /// Skipping the rest of a line longer than [`MAX_LINE`].
+    skipping: bool,
+    /// In this run.
+    read_lines: u64,
+    read_bytes: u64,
+}
+
+impl Source {
+    fn new(path: PathBuf) -> Source {
+        Source {
+            name: path.display().to_string(),
+            path,
+            file: None,
+            id: (0, 0),
+            ident: None,
+            offset: 0,
+            lines: 0,
+            buf: Vec::with_capacity(64 * 1024),
+            skipping: false,
+            read_lines: 0,
+            read_bytes: 0,
+        }
+    }
+
+    /// Where this file stands, for the commit (`None` while it has no identity).
+    fn checkpoint(&self) -> Option<Checkpoint> {
+        let (ident, ident_len) = self.ident?;
+        Some(Checkpoint {
+            ident,
+            ident_len,
+            path: self.name.clone(),
+            offset: self.offset,
+            lines: self.lines,
+        })
+    }
+
+    /// Read what is new: complete lines to `feed` (at most [`ROUND_LINES`]), following
+    /// rotation. Returns the lines read.
+    fn advance(&mut self, known: &[Checkpoint], feed: &mut dyn FnMut(&str)) -> io::Result<usize> {
+        if self.file.is_none() && !self.open(known)? {
+            return Ok(0);
+        }
+        let n = self.read(ROUND_LINES, feed)?;
+        if n == ROUND_LINES {
+            return Ok(n);
+        }
+        // At the end of the file: has the path moved on?
+        let meta = match std::fs::metadata(&self.path) {
+            Ok(m) => m,
+            // Renamed away and not recreated yet: the MTA still writes to the open file.
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(n),
+            Err(e) => return Err(e),
+        };
+        if (meta.dev(), meta.ino()) != self.id {
+            // Rotated by rename: the old file's last lines, then the new file.
+            let mut m = n + self.read(usize::MAX, feed)?;
+            m += self.flush_partial(feed);
+            self.close();
+            if self.open(known)? {
+                m += self.read(ROUND_LINES, feed)?;
+            }
+            return Ok(m);
+        }
+        if meta.len() < self.offset {
+            // Copied and truncated: the lines after ours are in the copy.
+            let mut m = n + self.read_copy(feed)?;
+            self.close();
+            if self.open(&[])? {
+                m += self.read(ROUND_LINES, feed)?;
+            }
+            return Ok(m);
+        }
+        Ok(n)
+    }
+
+    /// Open the file at the path, resuming from its checkpoint; `false` when there is none.
+    fn open(&mut self, known: &[Checkpoint]) -> io::Result<bool> {
+        let mut f = match File::open(&self.path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
+            Err(e) => return Err(e),
+        };
+        let meta = f.metadata()?;
+        self.id = (meta.dev(), meta.ino());
+        self.buf.clear();
+        self.skipping = false;
+        self.ident = None;
+        self.offset = 0;
+        self.lines = 0;
+        let head = head_of(&mut f)?;
+        if let Some(c) = known.iter().find(|c| {
+            let l = c.ident_len as usize;
+            l > 0 && l <= head.len() && hash(&head[..l]) == c.ident
+        }) {
+            if c.offset <= meta.len() {
+                self.ident = Some((c.ident, c.ident_len));
+                self.offset = c.offset;
+                self.lines = c.lines;
+            }
+        }
+        f.seek(SeekFrom::Start(self.offset))?;
+        self.file = Some(f);
+        Ok(true)
+    }
+
+    fn close(&mut self) {
+        self.file = None;
+        self.buf.clear();
+        self.skipping = false;
+    }
+
+    /// Complete lines from the open file, at most `max`.
+    fn read(&mut self, max: usize, feed: &mut dyn FnMut(&str)) -> io::Result<usize> {
+        let Some(mut f) = self.file.as_ref() else {
+            return Ok(0);
+        };
+        let mut n = 0;
+        let mut start = 0;
+        loop {
+            // Complete lines in the buffer.
+            while n < max {
+                let Some(i) = memchr::memchr(b'\n', &self.buf[start..]) else {
+                    break;
+                };
+                let end = start + i;
+                let mut line = &self.buf[start..end];
+                if let Some(l) = line.strip_suffix(b"\r") {
+                    line = l;
+                }
+                if std::mem::take(&mut self.skipping) {
+                    // The rest of a cut line.
+                } else {
+                    feed(&line_text(line));
+                    n += 1;
+                    self.lines += 1;
+                    self.read_lines += 1;
+                }
+                self.offset += (end + 1 - start) as u64;
+                self.read_bytes += (end + 1 - start) as u64;
+                start = end + 1;
+            }
+            self.buf.drain(..start);
+            start = 0;
+            if n >= max {
+                return Ok(n);
+            }
+            if self.buf.len() > MAX_LINE {
+                // A line too long to keep: its start, marked, and the rest skipped.
+                let cut = self.buf.len();
+                let mut text = line_text(&self.buf[..MAX_LINE]).into_owned();
+                text.push_str(&format!(" [mailtrace: line cut, over {cut} bytes]"));
+                feed(&text);
+                n += 1;
+                self.lines += 1;
+                self.read_lines += 1;
+                self.offset += cut as u64;
+                self.read_bytes += cut as u64;
+                self.buf.clear();
+                self.skipping = true;
+            }
+            let have = self.buf.len();
+            self.buf.resize(have + 64 * 1024, 0);
+            let got = loop {
+                match f.read(&mut self.buf[have..]) {
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    r => break r,
+                }
+            };
+            self.buf.truncate(have + got.as_ref().map_or(0, |g| *g));
+            let got = got?;
+            if self.ident.is_none() && (self.offset > 0 || self.buf.contains(&b'\n')) {
+                self.ident = Some(identity(f)?);
+            }
+            if got == 0 {
+                return Ok(n);
+            }
+        }
+    }
+
+    /// A last line without a line end, at the end of a file the MTA no longer writes to.
+    fn flush_partial(&mut self, feed: &mut dyn FnMut(&str)) -> usize {
+        if self.buf.is_empty() || self.skipping {
+            return 0;
+        }
+        feed(&line_text(&self.buf));
+        self.offset += self.buf.len() as u64;
+        self.read_bytes += self.buf.len() as u64;
+        self.lines += 1;
+        self.read_lines += 1;
+        self.buf.clear();
+        1
+    }
+
+    /// After a copytruncate: the lines of the copy (`path.1`, the same first bytes) after the
+    /// ones already read.
+    fn read_copy(&mut self, feed: &mut dyn FnMut(&str)) -> io::Result<usize> {
+        let Some((ident, ident_len)) = self.ident else {
+            return Ok(0);
+        };
+        let mut copy = self.path.clone().into_os_string();
+        copy.push(".1");
+        let Ok(mut f) = File::open(&copy) else {
+            return Ok(0);
+        };
+        let head = head_of(&mut f)?;
+        let l = ident_len as usize;
+        if l > head.len() || hash(&head[..l]) != ident {
+            return Ok(0);
+        }
+        f.seek(SeekFrom::Start(self.offset))?;
+        self.file = Some(f);
+        self.buf.clear();
+        self.skipping = false;
+        let n = self.read(usize::MAX, feed)?;
+        Ok(n + self.flush_partial(feed))
+    }
+}
+
+/// The first [`IDENT_LEN`] bytes of `f` (or all of it), leaving its position unchanged.
+fn head_of(f: &mut File) -> io::Result<Vec<u8>> {
+    let pos = f.stream_position()?;
+    f.seek(SeekFrom::Start(0))?;
+    let mut head = Vec::with_capacity(IDENT_LEN);
+    f.by_ref().take(IDENT_LEN as u64).read_to_end(&mut head)?;
+    f.seek(SeekFrom::Start(pos))?;
+    Ok(head)
+}
+
+/// Identity of an open file from its first bytes, as far as they go.
+fn identity(mut f: &File) -> io::Result<(i64, u32)> {
+    let pos = f.stream_position()?;
+    f.seek(SeekFrom::Start(0))?;
+    let mut head = Vec::with_capacity(IDENT_LEN);
+    f.take(IDENT_LEN as u64).read_to_end(&mut head)?;
+    f.seek(SeekFrom::Start(pos))?;
+    Ok((hash(&head), head.len() as u32))
+}
+
+fn hash(bytes: &[u8]) -> i64 {
+    mailtrace_model::fnv1a(bytes) as i64
+}
