@@ -289,10 +289,7 @@ impl Correlator {
         self.servers
             .iter()
             .map(|s| {
-                s.open.len()
-                    + s.exim.open.len()
-                    + s.sendmail.open.len()
-                    + s.smartermail.spool.len()
+                s.open.len() + s.exim.open.len() + s.sendmail.open.len() + s.smartermail.spool.len()
             })
             .sum()
     }
