@@ -5,11 +5,14 @@
 #   - installs Chromium from Debian when missing, and the dashboard test's npm packages
 #     (tests/web: playwright-core, from package-lock.json) when tests/web/node_modules is missing;
 #   - unpacks Exim 4 (tests/mta/exim/install.sh) for the real-Exim tests, and perl for its
-#     exigrep and eximstats;
+#     exigrep and eximstats; unpacks Sendmail 8 (tests/mta/sendmail/install.sh) for the
+#     real-Sendmail test;
 #   - runs `cargo test --workspace`; the real-Postfix test (tests/mta/postfix/run.sh) starts a
 #     private Postfix instance and smtp-sink servers on loopback and stops them by pid, the
-#     real-Exim test (tests/mta/exim/run.sh) a private Exim daemon the same way.
-# Needs root (or sudo) only to install packages and to run Postfix and Exim.
+#     real-Exim test (tests/mta/exim/run.sh) a private Exim daemon the same way, the
+#     real-Sendmail test (tests/mta/sendmail/run.sh) a private Sendmail daemon in its own
+#     mount namespace (unshare: its syslog goes to the run's file).
+# Needs root (or sudo) only to install packages and to run Postfix, Exim and Sendmail.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -33,6 +36,10 @@ fi
 # package: Debian's exim4 conflicts with postfix). Idempotent; root only when something is missing.
 tests/mta/exim/install.sh >/dev/null 2>&1 || as_root tests/mta/exim/install.sh >/dev/null
 
+# Sendmail 8 for the real-Sendmail test, unpacked into /opt/mailtrace-sendmail the same way
+# (Debian's sendmail conflicts with postfix too), with m4 to build its configuration.
+tests/mta/sendmail/install.sh >/dev/null 2>&1 || as_root tests/mta/sendmail/install.sh >/dev/null
+
 # The dashboard test's npm packages (exact versions from tests/web/package-lock.json).
 if [ ! -d tests/web/node_modules ]; then
     if command -v npm >/dev/null; then
@@ -43,6 +50,6 @@ if [ ! -d tests/web/node_modules ]; then
     fi
 fi
 
-# In CI the real-Postfix, real-Exim and dashboard tests must run, never skip.
+# In CI the real-Postfix, real-Exim, real-Sendmail and dashboard tests must run, never skip.
 export CI="${CI:-}"
 cargo test --workspace --locked "$@"

@@ -50,6 +50,7 @@ pub fn parse_line_as<'a>(line: &'a str, ctx: &mut syslog::Context, format: Forma
         envelope: None,
         record: None,
         exim: None,
+        sendmail: None,
         file,
     }
 }

@@ -37,6 +37,7 @@
 mod exim;
 mod file;
 mod postfix;
+mod sendmail;
 mod smartermail;
 mod transcript;
 
@@ -120,6 +121,9 @@ pub struct Counters {
     pub smartermail: u64,
     /// Lines of SMTP transcripts.
     pub transcript: u64,
+    /// Lines of Sendmail.
+    #[serde(default)]
+    pub sendmail: u64,
     /// Lines without envelope or with Postfix text no rule knows.
     pub unparsed: u64,
     /// Lines of other programs.

@@ -14,5 +14,6 @@ mod formats;
 mod postfix_harness;
 mod report;
 mod retention;
+mod sendmail_harness;
 mod serve;
 mod web;

@@ -29,6 +29,8 @@ use std::borrow::Cow;
 pub const MTA_POSTFIX: &str = "postfix";
 /// Exim.
 pub const MTA_EXIM: &str = "exim";
+/// Sendmail.
+pub const MTA_SENDMAIL: &str = "sendmail";
 /// SmarterMail (its SMTP and delivery logs).
 pub const MTA_SMARTERMAIL: &str = "smartermail";
 /// A server known only from its SMTP conversation transcripts.

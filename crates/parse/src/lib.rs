@@ -7,6 +7,7 @@
 //!   by rsyslog's high-precision format, RFC 5424 with or without `<PRI>`).
 //! - [`postfix`]: the text Postfix daemons log, into [`postfix::Record`].
 //! - [`exim`]: Exim's main log.
+//! - [`sendmail`]: Sendmail's syslog lines, into [`sendmail::Record`].
 //! - [`smartermail`]: SmarterMail's SMTP and delivery logs; [`transcript`]: SMTP conversation
 //!   transcripts; [`smtp`]: their command and reply lines.
 //! - [`format`](mod@format): which of these a file is, from its first lines.
@@ -25,6 +26,7 @@
 pub mod exim;
 pub mod format;
 pub mod postfix;
+pub mod sendmail;
 pub mod smartermail;
 pub mod smtp;
 pub mod syslog;

@@ -83,6 +83,7 @@ fn exercise(text: &str) {
 
 fn exercise_as(tag: &str, text: &str) {
     let _ = mailtrace_parse::exim::parse(text);
+    let _ = mailtrace_parse::sendmail::parse(text);
     if let Some(rec) = postfix::parse(tag, text) {
         let _ = (
             rec.client(),

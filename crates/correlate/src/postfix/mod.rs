@@ -124,6 +124,8 @@ pub(crate) struct Server {
     pub(crate) name: String,
     /// Exim's messages of this server.
     pub(crate) exim: crate::exim::EximServer,
+    /// Sendmail's messages of this server.
+    pub(crate) sendmail: crate::sendmail::SendmailServer,
     /// SmarterMail's sessions, deliveries and spooled messages of this server.
     pub(crate) smartermail: crate::smartermail::SmServer,
     /// Transcript connections of this server.
@@ -241,6 +243,11 @@ impl Correlator {
                 c.servers[s].exim.open.insert(qid, Box::new(open));
                 continue;
             }
+            if msg.mta == mailtrace_model::MTA_SENDMAIL {
+                let open = crate::sendmail::Open { msg, dirty: false };
+                c.servers[s].sendmail.open.insert(qid, Box::new(open));
+                continue;
+            }
             if msg.mta == mailtrace_model::MTA_SMARTERMAIL {
                 let open = crate::smartermail::Spooled { msg, dirty: false };
                 c.servers[s].smartermail.spool.insert(qid, Box::new(open));
@@ -281,7 +288,9 @@ impl Correlator {
     pub fn open_messages(&self) -> usize {
         self.servers
             .iter()
-            .map(|s| s.open.len() + s.exim.open.len() + s.smartermail.spool.len())
+            .map(|s| {
+                s.open.len() + s.exim.open.len() + s.sendmail.open.len() + s.smartermail.spool.len()
+            })
             .sum()
     }
 
@@ -356,6 +365,15 @@ impl Correlator {
             self.counters.exim += 1;
             let s = self.server(host);
             self.exim_record(s, env.ts, rec, env.text);
+            if env.ts.0 - self.last_sweep.0 > 60_000_000 {
+                self.sweep(env.ts);
+            }
+            return;
+        }
+        if let Some(rec) = &parsed.sendmail {
+            self.counters.sendmail += 1;
+            let s = self.server(host);
+            self.sendmail_record(s, env.ts, env.pid, rec, env.text);
             if env.ts.0 - self.last_sweep.0 > 60_000_000 {
                 self.sweep(env.ts);
             }
@@ -473,6 +491,13 @@ impl Correlator {
             if messages_too {
                 self.exim_sweep(s, now, limits.message_idle);
             }
+            self.sendmail_sweep(
+                s,
+                now,
+                limits.session_idle,
+                limits.message_idle,
+                messages_too,
+            );
             self.smartermail_sweep(
                 s,
                 now,
@@ -505,6 +530,12 @@ impl Correlator {
                 self.out.messages.push(m);
             }
             for o in srv.exim.open.values_mut().filter(|o| o.dirty) {
+                o.dirty = false;
+                let mut m = o.msg.clone();
+                finalize(&mut m);
+                self.out.messages.push(m);
+            }
+            for o in srv.sendmail.open.values_mut().filter(|o| o.dirty) {
                 o.dirty = false;
                 let mut m = o.msg.clone();
                 finalize(&mut m);
@@ -571,6 +602,11 @@ impl Correlator {
                 finalize(&mut m);
                 self.out.messages.push(m);
             }
+            for (_, o) in srv.sendmail.open.drain() {
+                let mut m = o.msg;
+                finalize(&mut m);
+                self.out.messages.push(m);
+            }
             for (_, o) in srv.smartermail.spool.drain() {
                 let mut m = o.msg;
                 finalize(&mut m);
@@ -582,6 +618,7 @@ impl Correlator {
 
     fn close_sessions(&mut self) {
         for s in 0..self.servers.len() {
+            self.sendmail_close(s);
             let pids: Vec<u32> = self.servers[s].sessions.keys().copied().collect();
             for pid in pids {
                 if let Some(sess) = self.servers[s].sessions.remove(&pid) {
@@ -611,6 +648,8 @@ pub struct Parsed<'a> {
     pub record: Option<Record<'a>>,
     /// What Exim logged; `None` when another program wrote the line.
     pub exim: Option<mailtrace_parse::exim::Record<'a>>,
+    /// What Sendmail logged; `None` when another program wrote the line.
+    pub sendmail: Option<mailtrace_parse::sendmail::Record<'a>>,
     /// A line of a per-file format (SmarterMail, transcripts; see [`crate::parse_line_as`]).
     /// Boxed: syslog lines, the many, carry none, and a parsed line is moved between threads.
     pub file: Option<Box<crate::FileLine<'a>>>,
@@ -634,17 +673,32 @@ pub fn parse_line<'a>(line: &'a str, ctx: &mut syslog::Context) -> Parsed<'a> {
             };
             mailtrace_parse::exim::parse(text)
         });
-    let record = match exim {
+    let sendmail = match exim {
         Some(_) => None,
-        None => envelope
+        None => envelope.as_ref().and_then(|env| {
+            use mailtrace_parse::sendmail;
+            if sendmail::is_program(env.program) {
+                Some(sendmail::parse(env.text))
+            } else if env.pid.is_none() && sendmail::is_queue_id(env.program) {
+                // No program name: the queue id stands where it would be.
+                Some(sendmail::parse_with_id(env.program, env.text))
+            } else {
+                None
+            }
+        }),
+    };
+    let record = match (&exim, &sendmail) {
+        (None, None) => envelope
             .as_ref()
             .and_then(|env| postfix::parse(env.program, env.text)),
+        _ => None,
     };
     Parsed {
         line,
         envelope,
         record,
         exim,
+        sendmail,
         file: None,
     }
 }
