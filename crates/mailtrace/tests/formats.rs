@@ -42,11 +42,10 @@ fn mixed_dir(dir: &Path) -> Vec<PathBuf> {
             corpora().join("vendor-doc-examples/xeams-transcript.log"),
             "xeams-transcript.log",
         ),
-        // SENDMAIL: once the Sendmail parser (parse/sendmail.rs, correlate/sendmail.rs) is
-        // merged, add
-        // (corpora().join("vendor-doc-examples/sendmail-realsender.log"), "sendmail.log"),
-        // here, its line to `want` in the test below (("sendmail.log", "syslog", 20)) and its
-        // checks at the SENDMAIL mark there.
+        (
+            corpora().join("vendor-doc-examples/sendmail-realsender.log"),
+            "sendmail.log",
+        ),
     ];
     for (from, to) in &files {
         std::fs::copy(from, logs.join(to)).unwrap();
@@ -118,6 +117,7 @@ fn a_mixed_directory_of_every_format_is_searchable_with_correct_statuses() {
         ("2024.03.04-smtpLog.log", "smartermail-smtp", 63),
         ("exim-mainlog", "exim", 343),
         ("mail.log", "syslog", 351),
+        ("sendmail.log", "syslog", 20),
         ("transcript-2024-03-21.log", "transcript", 49),
         ("xeams-transcript.log", "transcript", 19),
     ];
@@ -209,18 +209,28 @@ fn a_mixed_directory_of_every_format_is_searchable_with_correct_statuses() {
         assert_ne!(m["server"], server.as_str());
         assert_eq!(m["status"], status, "{}", t.case);
     }
-    // SENDMAIL: with sendmail.log in the directory (see `mixed_dir`), check for example
-    //     let m = one_of(&db, "sendmail", &["--queue-id", "v4V4QL1K030027"]);
-    //     assert_eq!(m["status"], "delivered");
-    // and the greylisted-then-sent, user-unknown (bounced, with its DSN child) and
-    // mailbox-full-then-expired messages, and add "sendmail" to `mtas` below.
+    // Sendmail, through syslog: sent; deferred twice then sent; user unknown, with its DSN
+    // child linked; mailbox full until "Cannot send message for 4 hours".
+    let sm = |qid: &str| one_of(&db, "sendmail", &["--queue-id", qid]);
+    assert_eq!(sm("v4V4QL1K030027")["status"], "delivered");
+    let retried = sm("v4V6w3jN001390");
+    assert_eq!(retried["status"], "delivered");
+    assert_eq!(retried["recipients"][0]["attempts"], 3);
+    let unknown = sm("v4VEHCk6017038");
+    assert_eq!(unknown["status"], "bounced");
+    assert_eq!(unknown["recipients"][0]["dsn"], "5.1.1");
+    assert_eq!(sm("v4VEHFk5017041")["bounce_of"], unknown["id"]);
+    assert_eq!(sm("v4P7Hc6P011481")["status"], "expired");
 
     // One search over all of them.
     let bounced = search(&db, &["--status", "bounced"]);
     let mut mtas: Vec<&str> = bounced.iter().map(|m| m["mta"].as_str().unwrap()).collect();
     mtas.sort_unstable();
     mtas.dedup();
-    assert_eq!(mtas, ["exim", "postfix", "smartermail", "transcript"]);
+    assert_eq!(
+        mtas,
+        ["exim", "postfix", "sendmail", "smartermail", "transcript"]
+    );
     let on_server = search(
         &db,
         &[
