@@ -302,7 +302,7 @@ impl Source {
         self.ident = None;
         self.offset = 0;
         self.lines = 0;
-        let head = head_of(&mut f)?;
+        let head = head_of(&f)?;
         if let Some(c) = known.iter().find(|c| {
             let l = c.ident_len as usize;
             l > 0 && l <= head.len() && hash(&head[..l]) == c.ident
@@ -427,7 +427,7 @@ impl Source {
         let Ok(mut f) = File::open(&copy) else {
             return Ok(0);
         };
-        let head = head_of(&mut f)?;
+        let head = head_of(&f)?;
         let l = ident_len as usize;
         if l > head.len() || hash(&head[..l]) != ident {
             return Ok(0);
@@ -442,22 +442,18 @@ impl Source {
 }
 
 /// The first [`IDENT_LEN`] bytes of `f` (or all of it), leaving its position unchanged.
-fn head_of(f: &mut File) -> io::Result<Vec<u8>> {
-    let pos = f.stream_position()?;
-    f.seek(SeekFrom::Start(0))?;
-    let mut head = Vec::with_capacity(IDENT_LEN);
-    f.by_ref().take(IDENT_LEN as u64).read_to_end(&mut head)?;
-    f.seek(SeekFrom::Start(pos))?;
-    Ok(head)
-}
-
-/// Identity of an open file from its first bytes, as far as they go.
-fn identity(mut f: &File) -> io::Result<(i64, u32)> {
+fn head_of(mut f: &File) -> io::Result<Vec<u8>> {
     let pos = f.stream_position()?;
     f.seek(SeekFrom::Start(0))?;
     let mut head = Vec::with_capacity(IDENT_LEN);
     f.take(IDENT_LEN as u64).read_to_end(&mut head)?;
     f.seek(SeekFrom::Start(pos))?;
+    Ok(head)
+}
+
+/// Identity of an open file from its first bytes, as far as they go.
+fn identity(f: &File) -> io::Result<(i64, u32)> {
+    let head = head_of(f)?;
     Ok((hash(&head), head.len() as u32))
 }
 
