@@ -13,11 +13,15 @@
 //! - at start, rotated files next to a followed one (`mail.log.1`, `mail.log.2.gz`, ...) that
 //!   were never read to their end are read first, oldest first; files read before are
 //!   skipped by their checkpoints.
+//!
+//! Lines of the syslog receiver ([`crate::Listener`]) come in as one more source: they have no
+//! checkpoint (a syslog sender does not resend), and are committed at the same pace.
 
 use crate::{
-    batch, commit, ingest_one, line_text, FileReport, IngestError, Input, Progress, Reading,
+    batch, commit, ingest_one, line_text, Chunk, FileReport, IngestError, Input, Progress, Reading,
     MAX_LINE,
 };
+use crossbeam_channel::{Receiver, RecvTimeoutError};
 use mailtrace_correlate::parse_line_as;
 use mailtrace_parse::format::Format;
 use mailtrace_parse::syslog;
@@ -26,7 +30,8 @@ use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 /// Pause between two looks at files that had nothing new.
@@ -38,14 +43,84 @@ const ROUND_LINES: usize = 20_000;
 /// Bytes of a file's start that name it (as [`crate::InputReader::identity`] does).
 const IDENT_LEN: usize = 1024;
 
-/// Read the rotated files of `paths`, then follow `paths` until `stop` is set; the last batch
-/// commits what was read.
+/// What a live ingest reads.
+pub struct Live<'a> {
+    /// Files to follow.
+    pub files: &'a [PathBuf],
+    /// Lines of the syslog receiver.
+    pub syslog: Option<&'a Receiver<Chunk>>,
+    /// Where to count what was read (for metrics).
+    pub stats: &'a LiveStats,
+}
+
+/// What a live ingest has done so far (read at any time, for metrics and health).
+#[derive(Debug, Default)]
+pub struct LiveStats {
+    /// Lines read from followed files.
+    pub file_lines: AtomicU64,
+    /// Bytes read from followed files.
+    pub file_bytes: AtomicU64,
+    /// Lines taken from the syslog receiver.
+    pub syslog_lines: AtomicU64,
+    /// Lines no rule understood.
+    pub unparsed: AtomicU64,
+    /// Lines of programs that are not mail servers.
+    pub other: AtomicU64,
+    /// Messages the correlator holds (still queued, or waiting for their last lines).
+    pub open_messages: AtomicU64,
+    /// Commits handed to the store.
+    pub commits: AtomicU64,
+    /// When the last commit was handed to the store (Unix time, milliseconds; 0: none yet).
+    pub last_commit_ms: AtomicI64,
+    /// Bytes written to followed files and not read yet.
+    pub backlog_bytes: AtomicU64,
+    /// Set once reading has started (rotated files imported, following).
+    pub following: AtomicBool,
+    /// When the oldest line read and not committed yet arrived.
+    oldest_pending: Mutex<Option<Instant>>,
+}
+
+impl LiveStats {
+    /// How long the oldest line read but not committed yet has waited (zero when all is
+    /// committed): the ingest lag.
+    pub fn lag(&self) -> Duration {
+        self.oldest_pending
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .map_or(Duration::ZERO, |t| t.elapsed())
+    }
+
+    fn pending_since(&self, t: Instant) {
+        let mut o = self
+            .oldest_pending
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if o.is_none_or(|o| t < o) {
+            *o = Some(t);
+        }
+    }
+
+    fn committed(&self) {
+        *self
+            .oldest_pending
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = None;
+        self.commits.fetch_add(1, Ordering::Relaxed);
+        self.last_commit_ms
+            .store(jiff::Timestamp::now().as_millisecond(), Ordering::Relaxed);
+    }
+}
+
+/// Read the rotated files of `live.files`, then follow them and take syslog lines until `stop`
+/// is set; the last batch commits what was read.
 pub(crate) fn run(
     r: Reading<'_>,
-    paths: &[PathBuf],
+    live: &Live<'_>,
     stop: &AtomicBool,
     progress: &mut dyn Progress,
 ) -> Result<Vec<FileReport>, IngestError> {
+    let paths = live.files;
+    let stats = live.stats;
     let mut reports = Vec::new();
     for path in paths {
         for old in rotated(path) {
@@ -64,11 +139,50 @@ pub(crate) fn run(
     }
     let server = r.opts.server.as_deref();
     let mut tails: Vec<Tail> = paths.iter().map(|p| Tail::new(p.clone(), r.opts)).collect();
+    let mut network = Network {
+        // BSD timestamps of received lines are recent: their year is this one.
+        ctx: Tail::new(PathBuf::new(), r.opts).ctx,
+        waiting: None,
+        lines: 0,
+    };
     let mut last_commit = Instant::now();
     let mut uncommitted = false;
+    stats.following.store(true, Ordering::Relaxed);
     loop {
         let stopping = stop.load(Ordering::Relaxed);
         let mut read_any = false;
+        if let Some(rx) = live.syslog {
+            let mut raw = RawLines::starting_at(*r.next_no);
+            let correlator = &mut *r.correlator;
+            let ctx = &mut network.ctx;
+            let mut n = 0;
+            while n < ROUND_LINES {
+                let Some(chunk) = network.waiting.take().or_else(|| rx.try_recv().ok()) else {
+                    break;
+                };
+                stats.pending_since(chunk.received);
+                for text in &chunk.lines {
+                    correlator.feed_parsed(
+                        raw.next_no(),
+                        &parse_line_as(text, ctx, Format::Syslog),
+                        server,
+                    );
+                    raw.push_at(text, correlator.last_time());
+                }
+                n += chunk.lines.len();
+            }
+            if n > 0 {
+                read_any = true;
+                uncommitted = true;
+                network.lines += n as u64;
+                stats.syslog_lines.fetch_add(n as u64, Ordering::Relaxed);
+                *r.next_no = raw.next_no();
+                if r.tx.send(batch(r.correlator.drain(), raw)).is_err() {
+                    return Ok(reports); // the writer failed; the caller reports why
+                }
+            }
+        }
+        let mut backlog = 0;
         for t in &mut tails {
             let mut raw = RawLines {
                 server: t.raw_server.clone(),
@@ -80,11 +194,20 @@ pub(crate) fn run(
                 correlator.feed_parsed(raw.next_no(), &parse_line_as(text, ctx, format), server);
                 raw.push_at(text, correlator.last_time());
             };
+            let (lines, bytes) = (t.src.read_lines, t.src.read_bytes);
             let n = t
                 .src
                 .advance(r.checkpoints, &mut feed)
                 .map_err(|e| t.error(e))?;
+            backlog += t.src.backlog();
             if n > 0 {
+                stats.pending_since(Instant::now());
+                stats
+                    .file_lines
+                    .fetch_add(t.src.read_lines - lines, Ordering::Relaxed);
+                stats
+                    .file_bytes
+                    .fetch_add(t.src.read_bytes - bytes, Ordering::Relaxed);
                 read_any = true;
                 uncommitted = true;
                 *r.next_no = raw.next_no();
@@ -105,6 +228,10 @@ pub(crate) fn run(
                 }
             }
         }
+        stats.backlog_bytes.store(backlog, Ordering::Relaxed);
+        let c = r.correlator.counters();
+        stats.unparsed.store(c.unparsed, Ordering::Relaxed);
+        stats.other.store(c.other, Ordering::Relaxed);
         let due = last_commit.elapsed() >= r.opts.commit_interval.min(Duration::from_secs(1));
         if uncommitted && (due || !read_any || stopping) {
             let state = serde_json::to_string(&r.correlator.state(None, None))?;
@@ -113,6 +240,10 @@ pub(crate) fn run(
             if r.tx.send(b).is_err() {
                 return Ok(reports);
             }
+            stats.committed();
+            stats
+                .open_messages
+                .store(r.correlator.open_messages() as u64, Ordering::Relaxed);
             uncommitted = false;
             last_commit = Instant::now();
         }
@@ -120,8 +251,21 @@ pub(crate) fn run(
             break;
         }
         if !read_any {
-            std::thread::sleep(POLL);
+            // Wait for the next syslog lines, or look at the files again.
+            match live.syslog.map(|rx| rx.recv_timeout(POLL)) {
+                Some(Ok(chunk)) => network.waiting = Some(chunk),
+                Some(Err(RecvTimeoutError::Timeout)) => {}
+                Some(Err(RecvTimeoutError::Disconnected)) | None => std::thread::sleep(POLL),
+            }
         }
+    }
+    if live.syslog.is_some() {
+        reports.push(FileReport {
+            input: "syslog".into(),
+            format: Format::Syslog.name().to_string(),
+            lines: network.lines,
+            ..FileReport::default()
+        });
     }
     for t in tails {
         reports.push(FileReport {
@@ -155,6 +299,14 @@ fn rotated(path: &Path) -> Vec<PathBuf> {
         .collect();
     found.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
     found.into_iter().map(|(_, p)| p).collect()
+}
+
+/// The syslog receiver's side of the loop.
+struct Network {
+    ctx: syslog::Context,
+    /// A chunk taken while waiting, read in the next round.
+    waiting: Option<Chunk>,
+    lines: u64,
 }
 
 /// One followed path.
@@ -286,6 +438,14 @@ impl Source {
             return Ok(m);
         }
         Ok(n)
+    }
+
+    /// Bytes of the open file not read yet.
+    fn backlog(&self) -> u64 {
+        self.file
+            .as_ref()
+            .and_then(|f| f.metadata().ok())
+            .map_or(0, |m| m.len().saturating_sub(self.offset))
     }
 
     /// Open the file at the path, resuming from its checkpoint; `false` when there is none.

@@ -11,8 +11,12 @@
 #![deny(missing_docs)]
 
 mod follow;
+mod listen;
 mod reader;
 mod scan;
+
+pub use follow::{Live, LiveStats};
+pub use listen::{Chunk, Framer, ListenStats, Listener};
 
 pub use reader::{line_text, open_input, InputReader, MAX_LINE};
 pub use scan::{scan, ScanSummary};
@@ -203,7 +207,7 @@ impl<'s> Ingestor<'s> {
         inputs: &[Input],
         progress: &mut dyn Progress,
     ) -> Result<Summary, IngestError> {
-        self.pipeline(|r| {
+        self.pipeline(None, |r| {
             let mut files = Vec::new();
             for input in &reading_order(inputs, r.opts.format) {
                 files.push(ingest_one(
@@ -240,7 +244,27 @@ impl<'s> Ingestor<'s> {
         stop: &std::sync::atomic::AtomicBool,
         progress: &mut dyn Progress,
     ) -> Result<Summary, IngestError> {
-        self.pipeline(|r| follow::run(r, paths, stop, progress))
+        let live = Live {
+            files: paths,
+            syslog: None,
+            stats: &LiveStats::default(),
+        };
+        self.live(&live, stop, progress, &mut |_| {})
+    }
+
+    /// Follow files and take syslog lines until `stop` is set (see [`follow`]); `on_write`
+    /// sees every batch before the store writes it (on the writer thread).
+    ///
+    /// # Errors
+    /// As [`Ingestor::follow`].
+    pub fn live(
+        self,
+        live: &Live<'_>,
+        stop: &std::sync::atomic::AtomicBool,
+        progress: &mut dyn Progress,
+        on_write: &mut (dyn FnMut(&WriteBatch) + Send),
+    ) -> Result<Summary, IngestError> {
+        self.pipeline(Some(on_write), |r| follow::run(r, live, stop, progress))
     }
 
     /// The store's side of an ingest: `read` correlates and sends batches on one thread while
@@ -248,6 +272,7 @@ impl<'s> Ingestor<'s> {
     /// batch is committed with its checkpoint.
     fn pipeline(
         self,
+        mut on_write: Option<&mut (dyn FnMut(&WriteBatch) + Send)>,
         read: impl FnOnce(Reading<'_>) -> Result<Vec<FileReport>, IngestError>,
     ) -> Result<Summary, IngestError> {
         let Ingestor { store, opts } = self;
@@ -292,6 +317,9 @@ impl<'s> Ingestor<'s> {
                     for batch in rx_enc {
                         finished += batch.messages.iter().filter(|m| !m.open).count() as u64;
                         pending = batch.pending;
+                        if let Some(f) = on_write.as_mut() {
+                            f(&batch);
+                        }
                         store.write(batch)?;
                     }
                     if pending {

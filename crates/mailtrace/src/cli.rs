@@ -38,8 +38,12 @@ pub enum Command {
     /// Forget old data: finished messages (with their statistics) and raw log lines older than
     /// the limits. Messages still queued stay.
     Purge(PurgeArgs),
-    /// Serve the web dashboard and the JSON API.
+    /// Serve the web dashboard and the JSON API; with --follow or --syslog-udp/--syslog-tcp,
+    /// ingest live while serving (and forget old data: --retention).
     Serve(ServeArgs),
+    /// Check a configuration (file, environment and flags, as `serve` would read them) and
+    /// print the result.
+    CheckConfig(ServeArgs),
     /// Print an Argon2id hash of a password (read from standard input) for a --users file.
     HashPassword,
     /// Ingest a bundled real Postfix log into a temporary store, show what mailtrace finds,
@@ -122,15 +126,57 @@ pub struct AuthArgs {
     pub users: Option<PathBuf>,
 }
 
-/// `serve`.
-#[derive(Args, Debug)]
+/// `serve` and `check-config`. Every option can also be set in the configuration file and
+/// by an environment variable; a flag wins over the variable, which wins over the file.
+#[derive(Args, Debug, Clone, Default)]
 pub struct ServeArgs {
-    /// Address to listen on. Beyond loopback, --token or --users is required.
-    #[arg(long, env = "MAILTRACE_LISTEN", default_value = "127.0.0.1:8025")]
-    pub listen: std::net::SocketAddr,
+    /// Configuration file (TOML; see the README's "Run as a service").
+    #[arg(long, env = "MAILTRACE_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Address to listen on [default: 127.0.0.1:8025]. Beyond loopback, --token or --users
+    /// is required.
+    #[arg(long, env = "MAILTRACE_LISTEN")]
+    pub listen: Option<std::net::SocketAddr>,
     /// Authentication.
     #[command(flatten)]
     pub auth: AuthArgs,
+    /// Follow these log files as they grow (like `tail -F`, rotation included; rotated files
+    /// next to them not read yet are read first). Comma-separated in the variable.
+    #[arg(
+        long,
+        short = 'f',
+        env = "MAILTRACE_FOLLOW",
+        value_name = "FILE",
+        value_delimiter = ','
+    )]
+    pub follow: Vec<PathBuf>,
+    /// Receive syslog over UDP on this address (RFC 3164 and 5424), e.g. 0.0.0.0:5514.
+    #[arg(long, env = "MAILTRACE_SYSLOG_UDP", value_name = "ADDR")]
+    pub syslog_udp: Option<std::net::SocketAddr>,
+    /// Receive syslog over TCP on this address (newline or octet-counting framing).
+    #[arg(long, env = "MAILTRACE_SYSLOG_TCP", value_name = "ADDR")]
+    pub syslog_tcp: Option<std::net::SocketAddr>,
+    /// Server name of followed logs whose lines name none (Exim's main log, SmarterMail)
+    /// [default: this machine's host name].
+    #[arg(long, env = "MAILTRACE_SERVER", value_name = "NAME")]
+    pub server: Option<String>,
+    /// Time zone of BSD syslog timestamps [default: --tz, else the system's].
+    #[arg(long, env = "MAILTRACE_LOG_TZ", value_name = "ZONE")]
+    pub log_tz: Option<String>,
+    /// Keep messages this long: 30d, 12w, 36h; `off` keeps everything [default: 30d].
+    #[arg(long, env = "MAILTRACE_RETENTION", value_name = "AGE")]
+    pub retention: Option<String>,
+    /// Keep raw log lines this long (at most --retention) [default: as --retention].
+    #[arg(long, env = "MAILTRACE_RAW_RETENTION", value_name = "AGE")]
+    pub raw_retention: Option<String>,
+    /// Pause between two background purges [default: 1h].
+    #[arg(
+        long,
+        env = "MAILTRACE_RETENTION_EVERY",
+        value_name = "AGE",
+        hide = true
+    )]
+    pub retention_every: Option<String>,
 }
 
 /// `demo`.

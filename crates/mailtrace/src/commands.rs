@@ -1,9 +1,11 @@
 //! One function per command; `run` wires them to the parsed command line.
 
+use crate::cli::ServeArgs;
 use crate::cli::{
     AuthArgs, Cli, Command, DemoArgs, ExportArgs, ExportFormat, FilterArgs, IngestArgs, LinesArgs,
     ReportArgs, ReportFormat, ReportPeriod, SearchArgs, SearchFormat, ShowArgs, ShowFormat,
 };
+use crate::config::Settings;
 use crate::progress::Bar;
 use anyhow::{bail, Context, Result};
 use jiff::tz::TimeZone;
@@ -13,7 +15,7 @@ use mailtrace_query::output::{
     detail_json, format_time, sanitize, table, write_csv, Column, MessageJson,
 };
 use mailtrace_query::{parse_instant, Filter, FilterParams, Paging};
-use mailtrace_serve::{Auth, Config, Opener};
+use mailtrace_serve::{Auth, Config, Opener, RetentionPolicy, Sources};
 use mailtrace_store::sqlite::SqliteStore;
 use mailtrace_store::{LooseFilter, Store};
 use std::io::{self, BufWriter, Write};
@@ -26,6 +28,12 @@ const DEMO_LOG: &str = include_str!("../../../testdata/postfix/harness.log");
 
 /// Run the command.
 pub fn run(cli: Cli) -> Result<ExitCode> {
+    // The configuration file may set the zone and the store of these two.
+    match cli.command {
+        Command::Serve(a) => return serve(&Settings::resolve(cli.db, cli.tz, &a)?),
+        Command::CheckConfig(a) => return check_config(cli.db, cli.tz, &a),
+        _ => {}
+    }
     let tz = zone(cli.tz.as_deref())?;
     match cli.command {
         Command::Ingest(a) => {
@@ -61,10 +69,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Report(a) if !a.files.is_empty() => report(None, &a, &tz),
         Command::Report(a) => report(Some(open_store(cli.db, false)?.as_ref()), &a, &tz),
-        Command::Serve(a) => {
-            let path = store_path(cli.db, false)?;
-            serve(path, a.listen, &a.auth)
-        }
+        Command::Serve(_) | Command::CheckConfig(_) => unreachable!("handled above"),
         Command::HashPassword => hash_password(),
         Command::Demo(a) => demo(&a, &tz),
     }
@@ -78,20 +83,125 @@ fn auth(a: &AuthArgs) -> Result<Auth> {
     Ok(Auth::new(a.token.clone(), users)?)
 }
 
-/// Serve the dashboard over the store at `path` until interrupted.
-fn serve(path: PathBuf, listen: SocketAddr, a: &AuthArgs) -> Result<ExitCode> {
-    let config = Config {
-        listen,
-        auth: auth(a)?,
+/// What `serve` runs, from its settings.
+fn server_config(s: &Settings) -> Result<Config> {
+    let tz = zone(s.tz.as_deref())?;
+    let sources = Sources {
+        follow: s.follow.clone(),
+        syslog_udp: s.syslog_udp,
+        syslog_tcp: s.syslog_tcp,
+        ingest: Options {
+            server: s.server.clone(),
+            tz: match &s.log_tz {
+                Some(z) => zone(Some(z))?,
+                None => tz,
+            },
+            ..Options::default()
+        },
     };
+    Ok(Config {
+        listen: s.listen,
+        auth: auth(&AuthArgs {
+            token: s.token.clone(),
+            users: s.users.clone(),
+        })?,
+        sources,
+        retention: s.retention.map(|(messages, raw, every)| RetentionPolicy {
+            messages,
+            raw,
+            every,
+        }),
+    })
+}
+
+/// Serve the dashboard (and ingest live, if asked) until interrupted.
+fn serve(s: &Settings) -> Result<ExitCode> {
+    let config = server_config(s)?;
+    // A server that ingests creates its store.
+    let path = store_path(s.db.clone(), config.sources.any())?;
     let open: Box<Opener> =
         Box::new(move || SqliteStore::open(&path).map(|s| Box::new(s) as Box<dyn Store>));
-    mailtrace_serve::run_blocking(config, open, |addr| {
+    mailtrace_serve::run_blocking(config, open, |b| {
+        let addr = b.http;
         println!("mailtrace dashboard: http://{addr}/  (API: http://{addr}/api/v1/, Ctrl-C stops)");
+        if let Some(a) = b.syslog_udp {
+            println!("mailtrace syslog receiver: udp://{a}");
+        }
+        if let Some(a) = b.syslog_tcp {
+            println!("mailtrace syslog receiver: tcp://{a}");
+        }
         // Tests and scripts read the URL from a pipe.
         let _ = io::stdout().flush();
     })?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// `check-config`: resolve the settings, try what `serve` would do at start (open the store,
+/// read the users file, bind the addresses), print the settings and what is wrong.
+fn check_config(db: Option<PathBuf>, tz: Option<String>, a: &ServeArgs) -> Result<ExitCode> {
+    let s = Settings::resolve(db, tz, a)?;
+    let mut problems: Vec<String> = Vec::new();
+    let mut notes: Vec<String> = Vec::new();
+    match server_config(&s) {
+        Ok(config) => {
+            if let Err(e) = mailtrace_serve::check(&config) {
+                problems.push(e.to_string());
+            }
+        }
+        Err(e) => problems.push(format!("{e:#}")),
+    }
+    let path = s.db.clone().unwrap_or_else(default_db);
+    if path.exists() {
+        if let Err(e) = SqliteStore::open(&path) {
+            problems.push(format!("store {}: {e}", path.display()));
+        }
+    } else if s.follow.is_empty() && s.syslog_udp.is_none() && s.syslog_tcp.is_none() {
+        problems.push(format!(
+            "no store at {} and nothing to ingest",
+            path.display()
+        ));
+    } else {
+        notes.push(format!("store {} will be created", path.display()));
+    }
+    for f in &s.follow {
+        match std::fs::File::open(f) {
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => notes.push(format!(
+                "{} does not exist yet: it will be waited for",
+                f.display()
+            )),
+            Err(e) => problems.push(format!("cannot read {}: {e}", f.display())),
+        }
+    }
+    let binds = [
+        ("listen", Some(s.listen), false),
+        ("syslog-udp", s.syslog_udp, true),
+        ("syslog-tcp", s.syslog_tcp, false),
+    ];
+    for (what, addr, udp) in binds {
+        let Some(addr) = addr else { continue };
+        let bound = if udp {
+            std::net::UdpSocket::bind(addr).map(drop)
+        } else {
+            std::net::TcpListener::bind(addr).map(drop)
+        };
+        if let Err(e) = bound {
+            problems.push(format!("{what} {addr}: cannot bind: {e}"));
+        }
+    }
+    print!("{}", s.to_toml());
+    for n in &notes {
+        eprintln!("note: {n}");
+    }
+    for p in &problems {
+        eprintln!("error: {p}");
+    }
+    if problems.is_empty() {
+        eprintln!("configuration OK");
+        Ok(ExitCode::SUCCESS)
+    } else {
+        Ok(ExitCode::FAILURE)
+    }
 }
 
 fn hash_password() -> Result<ExitCode> {
@@ -753,7 +863,20 @@ fn demo(a: &DemoArgs, tz: &TimeZone) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     println!();
-    match serve(db.clone(), a.listen, &AuthArgs::default()) {
+    let settings = |listen| Settings {
+        db: Some(db.clone()),
+        tz: None,
+        listen,
+        token: None,
+        users: None,
+        follow: Vec::new(),
+        syslog_udp: None,
+        syslog_tcp: None,
+        server: None,
+        log_tz: None,
+        retention: None,
+    };
+    match serve(&settings(a.listen)) {
         // Another program has the port: any free one will do for a demo.
         Err(e)
             if e.downcast_ref::<mailtrace_serve::ServeError>().is_some_and(|e| {
@@ -761,7 +884,7 @@ fn demo(a: &DemoArgs, tz: &TimeZone) -> Result<ExitCode> {
             }) =>
         {
             eprintln!("mailtrace: {} is in use, taking a free port", a.listen);
-            serve(db, SocketAddr::new(a.listen.ip(), 0), &AuthArgs::default())
+            serve(&settings(SocketAddr::new(a.listen.ip(), 0)))
         }
         other => other,
     }

@@ -3,7 +3,9 @@
 //! Stage: serve. [`router`] builds the whole application: the JSON API under `/api/v1/`
 //! ([`api`]), its OpenAPI document at `/api/openapi.json`, the HTML pages ([`pages`]) and their
 //! embedded assets. Every handler reads the store through a small [`pool::Pool`] of store
-//! connections on blocking threads. [`run`] binds and serves until SIGINT/SIGTERM.
+//! connections on blocking threads. [`run`] binds and serves until SIGINT/SIGTERM, with the
+//! live ingest and retention of [`service`] running beside it; `/metrics` and `/healthz` show
+//! how they are doing.
 //!
 //! Everything that comes from logs is attacker-controlled: pages are rendered by askama, which
 //! escapes HTML; the page script only ever sets `textContent`; CSV cells are defused.
@@ -12,12 +14,16 @@
 pub mod api;
 mod assets;
 pub mod auth;
+mod health;
+pub mod metrics;
 pub mod pages;
 pub mod pool;
 mod query;
+pub mod service;
 mod stats;
 
 pub use auth::{hash_password, Auth, AuthError};
+pub use service::{RetentionPolicy, Sources, Telemetry};
 
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
@@ -36,6 +42,10 @@ pub struct Config {
     pub listen: SocketAddr,
     /// Who may use it.
     pub auth: Auth,
+    /// What to ingest while serving.
+    pub sources: Sources,
+    /// Background retention (`None`: keep everything).
+    pub retention: Option<RetentionPolicy>,
 }
 
 /// Why the server did not start or stopped.
@@ -50,6 +60,9 @@ pub enum ServeError {
     /// The store cannot be opened.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The live ingest stopped on an error.
+    #[error("live ingest failed: {0}")]
+    Ingest(String),
 }
 
 /// Opens a store connection (the pool calls it when it needs one more).
@@ -59,6 +72,7 @@ pub type Opener = dyn Fn() -> Result<Box<dyn Store>, StoreError> + Send + Sync;
 pub struct AppState {
     pool: pool::Pool,
     auth: Auth,
+    telemetry: Arc<Telemetry>,
     facets: Mutex<Option<(Instant, Arc<Facets>)>>,
 }
 
@@ -68,9 +82,15 @@ pub type Shared = Arc<AppState>;
 impl AppState {
     /// State over stores made by `open`.
     pub fn new(open: Box<Opener>, auth: Auth) -> Shared {
+        AppState::with_telemetry(Arc::from(open), auth, Telemetry::idle())
+    }
+
+    /// State over stores made by `open`, showing `telemetry` in `/metrics` and `/healthz`.
+    pub fn with_telemetry(open: Arc<Opener>, auth: Auth, telemetry: Arc<Telemetry>) -> Shared {
         Arc::new(AppState {
             pool: pool::Pool::new(open),
             auth,
+            telemetry,
             facets: Mutex::new(None),
         })
     }
@@ -127,7 +147,9 @@ pub fn router(state: Shared) -> Router {
         .route("/stats", get(stats::page))
         .route("/live", get(pages::live))
         .route("/log", get(pages::log))
-        .route("/static/{file}", get(assets::serve));
+        .route("/static/{file}", get(assets::serve))
+        .route("/metrics", get(health::metrics))
+        .route("/healthz", get(health::healthz));
     for (path, handler) in api_routes() {
         app = app.route(path, handler);
     }
@@ -140,7 +162,8 @@ pub fn router(state: Shared) -> Router {
 
 /// Authentication for every route, and security headers on every response.
 async fn guard(State(state): State<Shared>, req: Request, next: Next) -> Response {
-    let allowed = if !state.auth.is_configured() {
+    // Health checks (load balancers, supervisors) need no credentials; they show no data.
+    let allowed = if !state.auth.is_configured() || req.uri().path() == "/healthz" {
         true
     } else {
         // Password checks are slow on purpose (Argon2): off the async workers.
@@ -194,25 +217,68 @@ pub fn check(config: &Config) -> Result<(), ServeError> {
     Ok(())
 }
 
-/// Listen and serve until SIGINT or SIGTERM; `ready` gets the bound address (to print the URL).
+/// The addresses a server listens on.
+#[derive(Debug, Clone, Copy)]
+pub struct Bound {
+    /// The web server.
+    pub http: SocketAddr,
+    /// The syslog receiver over UDP.
+    pub syslog_udp: Option<SocketAddr>,
+    /// The syslog receiver over TCP.
+    pub syslog_tcp: Option<SocketAddr>,
+}
+
+/// Listen and serve until SIGINT or SIGTERM (or until the live ingest fails); `ready` gets the
+/// bound addresses (to print the URL).
 ///
 /// # Errors
 /// [`check`] failed, or binding failed.
 pub async fn run(
     config: Config,
     open: Box<Opener>,
-    ready: impl FnOnce(SocketAddr),
+    ready: impl FnOnce(&Bound),
 ) -> Result<(), ServeError> {
     check(&config)?;
     // Open one store now, so that a bad path fails at start and not at the first request.
     drop(open()?);
+    let open: Arc<Opener> = Arc::from(open);
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
-    ready(listener.local_addr()?);
-    let app = router(AppState::new(open, config.auth));
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown())
-        .await?;
-    Ok(())
+    let failed = Arc::new(tokio::sync::Notify::new());
+    let background = {
+        let failed = failed.clone();
+        service::Background::start(&config.sources, config.retention, open.clone(), move || {
+            failed.notify_one();
+        })?
+    };
+    let (syslog_udp, syslog_tcp) = background.syslog_addrs();
+    ready(&Bound {
+        http: listener.local_addr()?,
+        syslog_udp,
+        syslog_tcp,
+    });
+    let telemetry = background.telemetry();
+    let app = router(AppState::with_telemetry(
+        open,
+        config.auth,
+        telemetry.clone(),
+    ));
+    let served = axum::serve(listener, app)
+        .with_graceful_shutdown(async move {
+            tokio::select! {
+                () = shutdown() => {},
+                () = failed.notified() => {},
+            }
+        })
+        .await;
+    // The ingest commits what it read, then stops.
+    tokio::task::spawn_blocking(move || background.stop())
+        .await
+        .map_err(|e| ServeError::Io(std::io::Error::other(e.to_string())))?;
+    served?;
+    match telemetry.ingest_state() {
+        service::IngestState::Failed(e) => Err(ServeError::Ingest(e)),
+        _ => Ok(()),
+    }
 }
 
 /// [`run`] on a runtime of its own, for a synchronous caller (the CLI).
@@ -222,7 +288,7 @@ pub async fn run(
 pub fn run_blocking(
     config: Config,
     open: Box<Opener>,
-    ready: impl FnOnce(SocketAddr),
+    ready: impl FnOnce(&Bound),
 ) -> Result<(), ServeError> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -19,9 +19,9 @@ pub struct Pool {
 
 impl Pool {
     /// A pool over stores made by `open`.
-    pub fn new(open: Box<Opener>) -> Pool {
+    pub fn new(open: Arc<Opener>) -> Pool {
         Pool {
-            open: Arc::from(open),
+            open,
             idle: Arc::default(),
             busy: Arc::new(tokio::sync::Semaphore::new(MAX_BUSY)),
         }

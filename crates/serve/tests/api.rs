@@ -490,6 +490,8 @@ fn authentication_when_configured() {
         mailtrace_serve::check(&mailtrace_serve::Config {
             listen: listen.parse().unwrap(),
             auth,
+            sources: mailtrace_serve::Sources::default(),
+            retention: None,
         })
     };
     assert!(open("0.0.0.0:8025", Auth::default()).is_err());
