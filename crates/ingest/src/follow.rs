@@ -68,46 +68,65 @@ pub struct LiveStats {
     pub other: AtomicU64,
     /// Messages the correlator holds (still queued, or waiting for their last lines).
     pub open_messages: AtomicU64,
-    /// Commits handed to the store.
+    /// Commits the store has written.
     pub commits: AtomicU64,
-    /// When the last commit was handed to the store (Unix time, milliseconds; 0: none yet).
+    /// When the store wrote the last commit (Unix time, milliseconds; 0: none yet).
     pub last_commit_ms: AtomicI64,
     /// Bytes written to followed files and not read yet.
     pub backlog_bytes: AtomicU64,
     /// Set once reading has started (rotated files imported, following).
     pub following: AtomicBool,
-    /// When the oldest line read and not committed yet arrived.
-    oldest_pending: Mutex<Option<Instant>>,
+    /// When the lines not committed yet arrived.
+    pending: Mutex<Pending>,
+}
+
+/// When the oldest line not committed yet arrived: of those read since the last commit was
+/// handed to the store, and of each commit the store has not written yet.
+#[derive(Debug, Default)]
+struct Pending {
+    reading: Option<Instant>,
+    in_flight: std::collections::VecDeque<Option<Instant>>,
 }
 
 impl LiveStats {
     /// How long the oldest line read but not committed yet has waited (zero when all is
     /// committed): the ingest lag.
     pub fn lag(&self) -> Duration {
-        self.oldest_pending
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .map_or(Duration::ZERO, |t| t.elapsed())
+        let p = self.pending();
+        p.in_flight
+            .iter()
+            .chain([&p.reading])
+            .flatten()
+            .min()
+            .map_or(Duration::ZERO, Instant::elapsed)
+    }
+
+    fn pending(&self) -> std::sync::MutexGuard<'_, Pending> {
+        self.pending.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     fn pending_since(&self, t: Instant) {
-        let mut o = self
-            .oldest_pending
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
-        if o.is_none_or(|o| t < o) {
-            *o = Some(t);
+        let mut p = self.pending();
+        if p.reading.is_none_or(|o| t < o) {
+            p.reading = Some(t);
         }
     }
 
-    fn committed(&self) {
-        *self
-            .oldest_pending
-            .lock()
-            .unwrap_or_else(|e| e.into_inner()) = None;
-        self.commits.fetch_add(1, Ordering::Relaxed);
+    /// A commit of what was read goes to the store.
+    fn commit_sent(&self) {
+        let mut p = self.pending();
+        let oldest = p.reading.take();
+        p.in_flight.push_back(oldest);
+    }
+
+    /// The store has written a commit.
+    pub(crate) fn committed(&self) {
+        // Counted before the lag drops: whoever sees no lag sees this commit counted.
+        let mut p = self.pending();
+        self.commits.fetch_add(1, Ordering::SeqCst);
         self.last_commit_ms
             .store(jiff::Timestamp::now().as_millisecond(), Ordering::Relaxed);
+        p.in_flight.pop_front();
     }
 }
 
@@ -237,10 +256,11 @@ pub(crate) fn run(
             let state = serde_json::to_string(&r.correlator.state(None, None))?;
             let out = r.correlator.checkpoint();
             let b = commit(batch(out, RawLines::starting_at(*r.next_no)), None, state);
+            // Before the writer can have written it.
+            stats.commit_sent();
             if r.tx.send(b).is_err() {
                 return Ok(reports);
             }
-            stats.committed();
             stats
                 .open_messages
                 .store(r.correlator.open_messages() as u64, Ordering::Relaxed);

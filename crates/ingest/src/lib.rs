@@ -207,7 +207,7 @@ impl<'s> Ingestor<'s> {
         inputs: &[Input],
         progress: &mut dyn Progress,
     ) -> Result<Summary, IngestError> {
-        self.pipeline(None, |r| {
+        self.pipeline(None, None, |r| {
             let mut files = Vec::new();
             for input in &reading_order(inputs, r.opts.format) {
                 files.push(ingest_one(
@@ -264,7 +264,9 @@ impl<'s> Ingestor<'s> {
         progress: &mut dyn Progress,
         on_write: &mut (dyn FnMut(&WriteBatch) + Send),
     ) -> Result<Summary, IngestError> {
-        self.pipeline(Some(on_write), |r| follow::run(r, live, stop, progress))
+        self.pipeline(Some(on_write), Some(live.stats), |r| {
+            follow::run(r, live, stop, progress)
+        })
     }
 
     /// The store's side of an ingest: `read` correlates and sends batches on one thread while
@@ -273,6 +275,7 @@ impl<'s> Ingestor<'s> {
     fn pipeline(
         self,
         mut on_write: Option<&mut (dyn FnMut(&WriteBatch) + Send)>,
+        live: Option<&LiveStats>,
         read: impl FnOnce(Reading<'_>) -> Result<Vec<FileReport>, IngestError>,
     ) -> Result<Summary, IngestError> {
         let Ingestor { store, opts } = self;
@@ -320,7 +323,11 @@ impl<'s> Ingestor<'s> {
                         if let Some(f) = on_write.as_mut() {
                             f(&batch);
                         }
+                        let commits = !batch.pending;
                         store.write(batch)?;
+                        if let (true, Some(live)) = (commits, live) {
+                            live.committed();
+                        }
                     }
                     if pending {
                         // The reader stopped on an error: keep the store at the last commit.

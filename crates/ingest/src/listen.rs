@@ -27,6 +27,9 @@ const CHANNEL_CHUNKS: usize = 256;
 /// How often blocked threads look at the stop flag.
 const TICK: Duration = Duration::from_millis(250);
 
+/// Pause between two looks for new TCP connections.
+const ACCEPT_POLL: Duration = Duration::from_millis(20);
+
 /// Longest octet count accepted; a larger one is not a frame header (the line is taken as it
 /// is, newline-framed).
 const MAX_FRAME: usize = 4 * MAX_LINE;
@@ -216,7 +219,7 @@ fn accept_loop(
                     std::thread::sleep(TICK); // out of threads: the client waits or retries
                 }
             }
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => std::thread::sleep(TICK / 5),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => std::thread::sleep(ACCEPT_POLL),
             Err(_) => std::thread::sleep(TICK),
         }
     }
@@ -465,7 +468,9 @@ mod tests {
     fn framing() {
         let postfix = "<22>Dec  5 10:00:00 mx1 postfix/qmgr[9]: 4AB: removed";
         let counted = format!("{} {postfix}", postfix.len());
-        let cases: Vec<(&str, Vec<Vec<u8>>, Vec<String>)> = vec![
+        /// What, the stream in parts, the messages.
+        type Case = (&'static str, Vec<Vec<u8>>, Vec<String>);
+        let cases: Vec<Case> = vec![
             (
                 "line feeds",
                 vec![format!("{postfix}\n{postfix}\r\n").into_bytes()],

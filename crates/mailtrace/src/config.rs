@@ -197,7 +197,7 @@ impl Settings {
 fn age_text(d: Duration) -> String {
     let s = d.as_secs();
     for (unit, n) in [("w", 7 * 86_400), ("d", 86_400), ("h", 3600), ("m", 60)] {
-        if s >= n && s % n == 0 {
+        if s >= n && s.is_multiple_of(n) {
             return format!("{}{unit}", s / n);
         }
     }

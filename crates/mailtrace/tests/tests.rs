@@ -16,4 +16,5 @@ mod report;
 mod retention;
 mod sendmail_harness;
 mod serve;
+mod syslog;
 mod web;

@@ -8,18 +8,20 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use std::time::Duration;
 
-/// The store's counts are read again after this long.
-const STORE_FRESH: Duration = Duration::from_secs(5);
+/// The store's counts are read again after this long, or after a commit of the live ingest.
+const STORE_FRESH: Duration = Duration::from_secs(30);
 
 /// `GET /metrics`.
 pub async fn metrics(State(state): State<Shared>) -> Response {
     let t = state.telemetry.clone();
+    let lag = t.lag();
     let store = match t.cached_store_stats(STORE_FRESH) {
         Some(s) => Some(s),
         None => {
+            let commits = t.commits();
             let s = state.pool.run(|s| s.stats()).await.ok();
             if let Some(s) = s {
-                t.remember_store_stats(s);
+                t.remember_store_stats(commits, s);
             }
             s
         }
@@ -29,7 +31,7 @@ pub async fn metrics(State(state): State<Shared>) -> Response {
             header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
-        t.metrics(store),
+        t.metrics(lag, store),
     )
         .into_response()
 }

@@ -89,7 +89,7 @@ pub struct Tally {
     pub recipients: BTreeMap<&'static str, u64>,
     /// Rejected recipients by reason class.
     pub rejects: BTreeMap<&'static str, u64>,
-    /// Postfix's rejected recipients (NOQUEUE and the like) by SMTP code.
+    /// Postfix's `NOQUEUE: reject` recipients by SMTP code.
     pub postfix_rejects: BTreeMap<u16, u64>,
     /// Delay of each recipient's last attempt (`delay=`), by recipient status.
     pub delays: BTreeMap<&'static str, Histogram>,
@@ -112,13 +112,18 @@ impl Tally {
 
     fn message(&mut self, m: &Message) {
         *self.messages.entry(m.status.as_str()).or_default() += 1;
+        if m.status == Status::Rejected && m.recipients.is_empty() {
+            // Refused before any recipient (at MAIL FROM, or the whole message).
+            let class = classify(None, None, m.reason.as_deref().unwrap_or(""));
+            *self.rejects.entry(class.key()).or_default() += 1;
+        }
         for r in &m.recipients {
             *self.recipients.entry(r.status.as_str()).or_default() += 1;
             if r.status == Status::Rejected && r.attempts.is_empty() {
                 let text = r.response.as_deref().or(m.reason.as_deref()).unwrap_or("");
                 let class = classify(r.smtp_code, r.dsn.as_deref(), text);
                 *self.rejects.entry(class.key()).or_default() += 1;
-                if m.mta == "postfix" {
+                if m.mta == "postfix" && m.queue_id.is_none() {
                     if let Some(code) = r.smtp_code {
                         *self.postfix_rejects.entry(code).or_default() += 1;
                     }
@@ -148,6 +153,8 @@ impl Tally {
 pub struct Snapshot<'a> {
     /// The live ingest, when one runs.
     pub live: Option<&'a LiveStats>,
+    /// Its lag (read before the store's counts: no lag means they hold every commit).
+    pub lag: std::time::Duration,
     /// The syslog receiver, when one listens.
     pub listen: Option<&'a ListenStats>,
     /// Chunks of received lines waiting for the ingest loop.
@@ -241,7 +248,7 @@ pub fn render(s: &Snapshot<'_>) -> String {
             "gauge",
             "How long the oldest line read but not yet committed has waited.",
         )
-        .sample("mailtrace_ingest_lag_seconds", "", l.lag().as_secs_f64());
+        .sample("mailtrace_ingest_lag_seconds", "", s.lag.as_secs_f64());
         f.head(
             "mailtrace_ingest_backlog_bytes",
             "gauge",
@@ -440,7 +447,7 @@ fn tally(f: &mut Family<'_>, t: &Tally) {
     f.head(
         "mailtrace_rejects_total",
         "counter",
-        "Rejected recipients, by reason class.",
+        "Rejected recipients (and messages refused before any recipient), by reason class.",
     );
     for c in RejectClass::ALL {
         let n = t.rejects.get(c.key()).copied().unwrap_or(0);
@@ -556,6 +563,7 @@ mod tests {
 
         let text = render(&Snapshot {
             live: Some(&LiveStats::default()),
+            lag: std::time::Duration::ZERO,
             listen: None,
             listen_queue: 0,
             udp_kernel_drops: None,

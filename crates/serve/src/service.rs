@@ -67,7 +67,8 @@ pub struct Telemetry {
     ingest: Mutex<IngestState>,
     /// Runs, messages purged, raw lines purged, last run (Unix seconds).
     retention: Mutex<Option<(u64, u64, u64, i64)>>,
-    store: Mutex<Option<(Instant, StoreStats)>>,
+    /// The store's counts, when read, and the number of commits then.
+    store: Mutex<Option<(Instant, u64, StoreStats)>>,
 }
 
 impl Telemetry {
@@ -92,12 +93,14 @@ impl Telemetry {
         *lock(&self.ingest) = s;
     }
 
-    /// The text of `/metrics`; `store` is what the store holds (`None`: unreadable).
-    pub fn metrics(&self, store: Option<StoreStats>) -> String {
+    /// The text of `/metrics`; `lag` is the ingest lag ([`Telemetry::lag`]) read before
+    /// `store`, what the store holds (`None`: unreadable).
+    pub fn metrics(&self, lag: Duration, store: Option<StoreStats>) -> String {
         let running = *lock(&self.ingest) != IngestState::Off;
         let tally = lock(&self.tally);
         metrics::render(&Snapshot {
             live: running.then_some(&*self.live),
+            lag,
             listen: self.listener.as_ref().map(|l| l.stats_ref()),
             listen_queue: self.listener.as_ref().map_or(0, |l| l.receiver().len()),
             udp_kernel_drops: self.listener.as_ref().and_then(|l| l.udp_kernel_drops()),
@@ -112,16 +115,24 @@ impl Telemetry {
         self.live.lag()
     }
 
-    /// The store's counts, read again when older than `fresh`.
+    /// The store's counts as last read, unless the live ingest has committed since or they
+    /// are older than `fresh` (another process may write to the store).
     pub fn cached_store_stats(&self, fresh: Duration) -> Option<StoreStats> {
+        let commits = self.live.commits.load(Ordering::SeqCst);
         lock(&self.store)
-            .filter(|(at, _)| at.elapsed() < fresh)
-            .map(|(_, s)| s)
+            .filter(|(at, c, _)| *c == commits && at.elapsed() < fresh)
+            .map(|(_, _, s)| s)
     }
 
-    /// Remember the store's counts.
-    pub fn remember_store_stats(&self, s: StoreStats) {
-        *lock(&self.store) = Some((Instant::now(), s));
+    /// Remember the store's counts; `commits` is the live ingest's commit count from before
+    /// they were read.
+    pub fn remember_store_stats(&self, commits: u64, s: StoreStats) {
+        *lock(&self.store) = Some((Instant::now(), commits, s));
+    }
+
+    /// The live ingest's commits so far.
+    pub fn commits(&self) -> u64 {
+        self.live.commits.load(Ordering::SeqCst)
     }
 }
 
