@@ -196,7 +196,7 @@ impl Settings {
 /// A duration as `30d`, `36h`, `90m` or `10s`.
 fn age_text(d: Duration) -> String {
     let s = d.as_secs();
-    for (unit, n) in [("w", 7 * 86_400), ("d", 86_400), ("h", 3600), ("m", 60)] {
+    for (unit, n) in [("d", 86_400), ("h", 3600), ("m", 60)] {
         if s >= n && s.is_multiple_of(n) {
             return format!("{}{unit}", s / n);
         }

@@ -1,7 +1,7 @@
 //! `mailtrace purge`: the real harness log, dated 40 days ago and again 2 days ago, then
 //! purged with limits of 30 days for messages and 10 for raw lines.
 
-use crate::util::{ok, root};
+use crate::util::{ok, root, value, Server};
 use serde_json::Value;
 use std::path::Path;
 
@@ -98,4 +98,63 @@ fn purge_forgets_old_finished_mail_and_old_lines() {
         (again["messages"].as_u64(), again["raw_lines"].as_u64()),
         (Some(0), Some(0))
     );
+}
+
+#[test]
+fn serve_purges_in_the_background_while_it_answers() {
+    let now = jiff::Timestamp::now();
+    let log = std::fs::read_to_string(root().join("testdata/postfix/harness.log")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (old, new) = (dir.path().join("mail.log.1"), dir.path().join("mail.log"));
+    std::fs::write(&old, dated(&log, now, 40)).unwrap();
+    std::fs::write(&new, dated(&log, now, 2)).unwrap();
+    let db = dir.path().join("t.db");
+    ok(
+        &db,
+        &[
+            "ingest",
+            "--quiet",
+            old.to_str().unwrap(),
+            new.to_str().unwrap(),
+        ],
+    );
+    let month_ago = now - jiff::SignedDuration::from_hours(24 * 30);
+    let before = messages(&db);
+    let old_finished = before
+        .iter()
+        .filter(|(at, open)| *at < month_ago && !open)
+        .count();
+    assert!(old_finished > 30);
+
+    // A server over a store filled by `ingest` purges only when told to.
+    let server = Server::start(&db, &["--retention", "30d", "--raw-retention", "10d"]);
+    let mut m = server.metrics();
+    for _ in 0..600 {
+        if value(&m, "mailtrace_retention_runs_total", &[]) >= 1.0 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        m = server.metrics();
+    }
+    assert_eq!(value(&m, "mailtrace_retention_runs_total", &[]), 1.0);
+    assert_eq!(
+        value(&m, "mailtrace_retention_purged_messages_total", &[]),
+        old_finished as f64
+    );
+    assert!(
+        value(&m, "mailtrace_retention_purged_raw_lines_total", &[]) >= log.lines().count() as f64
+    );
+    let recent: Value = serde_json::from_str(&server.get("/api/v1/messages?when=7d")).unwrap();
+    assert!(recent["total"].as_u64().unwrap() > 30, "{recent}");
+    server.stop();
+
+    let after = messages(&db);
+    assert!(after.iter().all(|(at, open)| *at >= month_ago || *open));
+    assert_eq!(after.len(), before.len() - old_finished);
+
+    // Without --retention (and nothing to ingest) it purges nothing.
+    let server = Server::start(&db, &[]);
+    let m = server.metrics();
+    assert_eq!(value(&m, "mailtrace_retention_runs_total", &[]), 0.0);
+    server.stop();
 }

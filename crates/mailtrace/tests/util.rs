@@ -2,8 +2,11 @@
 
 use serde::Deserialize;
 use serde_json::Value;
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::Duration;
 
 /// Held by a test while it runs a real MTA harness (tests/mta/*/run.sh): one at a time, as
 /// cargo runs the tests of this binary in parallel and each run (about 35 s, timed retries)
@@ -231,4 +234,136 @@ fn find_rejected(messages: &[Value], t: &Truth) -> Option<(Value, Option<Value>)
                 && m["recipients"].as_array().is_some_and(|a| a.is_empty())
         })
         .map(|m| (m.clone(), None))
+}
+
+/// A running `mailtrace serve`, killed when dropped (stopped with SIGTERM by [`Server::stop`]).
+pub struct Server {
+    pub child: Child,
+    pub base: String,
+    pub udp: Option<SocketAddr>,
+    pub tcp: Option<SocketAddr>,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Server {
+    /// `mailtrace --db DB serve ARGS --listen 127.0.0.1:0`, once it has printed its addresses.
+    pub fn start(db: &Path, args: &[&str]) -> Server {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_mailtrace"))
+            .arg("--db")
+            .arg(db)
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .args(args)
+            .env("TZ", "UTC")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start mailtrace serve");
+        let mut out = BufReader::new(child.stdout.take().expect("stdout"));
+        let want = args.iter().filter(|a| a.starts_with("--syslog-")).count();
+        let (mut base, mut udp, mut tcp) = (None, None, None);
+        let mut line = String::new();
+        while base.is_none() || usize::from(udp.is_some()) + usize::from(tcp.is_some()) < want {
+            line.clear();
+            assert!(
+                out.read_line(&mut line).expect("read stdout") > 0,
+                "mailtrace serve ended before listening"
+            );
+            if let Some(url) = line.strip_prefix("mailtrace dashboard: ") {
+                base = url
+                    .split_whitespace()
+                    .next()
+                    .map(|u| u.trim_end_matches('/').to_string());
+            } else if let Some(a) = line
+                .trim()
+                .strip_prefix("mailtrace syslog receiver: udp://")
+            {
+                udp = Some(a.parse().expect("udp address"));
+            } else if let Some(a) = line
+                .trim()
+                .strip_prefix("mailtrace syslog receiver: tcp://")
+            {
+                tcp = Some(a.parse().expect("tcp address"));
+            }
+        }
+        std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
+        Server {
+            child,
+            base: base.expect("dashboard URL"),
+            udp,
+            tcp,
+        }
+    }
+
+    pub fn get(&self, path: &str) -> String {
+        ureq::get(format!("{}{path}", self.base))
+            .call()
+            .expect("request")
+            .body_mut()
+            .read_to_string()
+            .expect("body")
+    }
+
+    pub fn metrics(&self) -> prometheus_parse::Scrape {
+        let text = self.get("/metrics");
+        prometheus_parse::Scrape::parse(text.lines().map(|l| Ok(l.to_string())))
+            .expect("/metrics parses as Prometheus text")
+    }
+
+    /// Wait until the server has read `lines` syslog lines.
+    pub fn wait_until_read(&self, lines: u64) {
+        for _ in 0..5000 {
+            let m = self.metrics();
+            if value(&m, "mailtrace_lines_read_total", &[("source", "syslog")]) >= lines as f64 {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        panic!("the server did not read {lines} syslog lines");
+    }
+
+    /// Wait until the server has read `lines` syslog lines and committed them.
+    pub fn wait_for_lines(&self, lines: u64) -> prometheus_parse::Scrape {
+        let mut last = 0.0;
+        for _ in 0..3000 {
+            let m = self.metrics();
+            let read = value(&m, "mailtrace_lines_read_total", &[("source", "syslog")]);
+            let lag = value(&m, "mailtrace_ingest_lag_seconds", &[]);
+            if read >= lines as f64 && lag == 0.0 {
+                return m;
+            }
+            last = read;
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!("the server read {last} syslog lines of {lines}");
+    }
+
+    /// SIGTERM: the server commits what it read and exits.
+    pub fn stop(mut self) {
+        let pid = self.child.id().to_string();
+        let st = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        assert!(st.success());
+        let st = self.child.wait().unwrap();
+        assert!(st.success(), "serve exited with {st} on SIGTERM");
+    }
+}
+
+/// The value of a counter or gauge sample (0 when absent).
+pub fn value(m: &prometheus_parse::Scrape, name: &str, labels: &[(&str, &str)]) -> f64 {
+    m.samples
+        .iter()
+        .filter(|s| s.metric == name)
+        .filter(|s| labels.iter().all(|(k, v)| s.labels.get(k) == Some(*v)))
+        .map(|s| match s.value {
+            prometheus_parse::Value::Counter(v)
+            | prometheus_parse::Value::Gauge(v)
+            | prometheus_parse::Value::Untyped(v) => v,
+            _ => panic!("{name} is not a counter or gauge"),
+        })
+        .sum()
 }
