@@ -207,6 +207,7 @@ pub(crate) fn run(
                 server: t.raw_server.clone(),
                 ..RawLines::starting_at(*r.next_no)
             };
+            t.detect(r.opts, r.checkpoints).map_err(|e| t.error(e))?;
             let (ctx, format) = (&mut t.ctx, t.format);
             let correlator = &mut *r.correlator;
             let mut feed = |text: &str| {
@@ -334,7 +335,19 @@ struct Tail {
     src: Source,
     ctx: syslog::Context,
     format: Format,
+    /// The format is still to be detected.
+    detect: bool,
     raw_server: Option<String>,
+}
+
+/// The server of the raw lines of a format: the given one, else this machine's for formats
+/// whose lines name none, else the lines' own.
+fn raw_server(opts: &crate::Options, format: Format) -> Option<String> {
+    match (&opts.server, format.hostless()) {
+        (Some(s), _) => Some(s.clone()),
+        (None, true) => Some(opts.local_server.clone()),
+        (None, false) => None,
+    }
 }
 
 impl Tail {
@@ -348,12 +361,25 @@ impl Tail {
                 None => syslog::Context::ending_at(now.year(), now.month() as u8, opts.tz.clone()),
             },
             format,
-            raw_server: match (&opts.server, format.hostless()) {
-                (Some(s), _) => Some(s.clone()),
-                (None, true) => Some(opts.local_server.clone()),
-                (None, false) => None,
-            },
+            detect: opts.format.is_none(),
+            raw_server: raw_server(opts, format),
         }
+    }
+
+    /// Without a given format: the file's, from its first lines, once it has one.
+    fn detect(&mut self, opts: &crate::Options, known: &[Checkpoint]) -> io::Result<()> {
+        if !self.detect || (self.src.file.is_none() && !self.src.open(known)?) {
+            return Ok(());
+        }
+        if let Some(f) = &self.src.file {
+            let head = head_of(f)?;
+            if head.contains(&b'\n') {
+                self.format = mailtrace_parse::format::detect(&head);
+                self.raw_server = raw_server(opts, self.format);
+                self.detect = false;
+            }
+        }
+        Ok(())
     }
 
     fn error(&self, source: io::Error) -> IngestError {

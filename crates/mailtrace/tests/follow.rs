@@ -136,3 +136,59 @@ fn rotation_and_restart_lose_and_repeat_no_line() {
     stop(child);
     assert_each_once(got, 1000);
 }
+
+/// (queue id, status) of every finished message, sorted.
+fn finished(db: &Path) -> Vec<(String, String)> {
+    let mut v: Vec<(String, String)> = ok(db, &["export", "--format", "json"])
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|m| m["open"] == false)
+        .map(|m| {
+            (
+                m["queue_id"].as_str().unwrap_or("-").to_string(),
+                m["status"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn serve_follows_an_exim_main_log_in_its_own_format() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("mainlog");
+    std::fs::copy(crate::util::root().join("testdata/exim/harness.log"), &log).unwrap();
+    let lines = std::fs::read_to_string(&log).unwrap().lines().count() as f64;
+    let db = dir.path().join("live.db");
+    let server = crate::util::Server::start(
+        &db,
+        &["--follow", log.to_str().unwrap(), "--retention", "off"],
+    );
+    let mut m = server.metrics();
+    for _ in 0..600 {
+        let read = crate::util::value(&m, "mailtrace_lines_read_total", &[("source", "file")]);
+        if read >= lines && crate::util::value(&m, "mailtrace_ingest_lag_seconds", &[]) == 0.0 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+        m = server.metrics();
+    }
+    let u = |name, labels: &[(&str, &str)]| crate::util::value(&m, name, labels);
+    assert_eq!(
+        u("mailtrace_lines_read_total", &[("source", "file")]),
+        lines
+    );
+    assert_eq!(
+        u("mailtrace_lines_unparsed_total", &[]),
+        0.0,
+        "read as Exim's own log"
+    );
+    server.stop();
+
+    let reference = dir.path().join("file.db");
+    ok(&reference, &["ingest", "--quiet", log.to_str().unwrap()]);
+    let (got, want) = (finished(&db), finished(&reference));
+    assert!(want.len() > 40, "{want:?}");
+    assert_eq!(got, want);
+}

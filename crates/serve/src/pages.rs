@@ -492,32 +492,101 @@ pub async fn not_found() -> Response {
 struct LivePage {
     rows: Vec<RowView>,
     total: u64,
+    /// Whether any criterion narrows the list.
+    filtered: bool,
+    /// The server shown (empty: all).
+    server: String,
+    /// The servers to pick from (the one shown among them).
+    servers: Vec<String>,
+    /// The other criteria and the zone, kept when another server is picked.
+    keep: Vec<(&'static str, String)>,
+    /// The API request the page script polls (the same criteria, the newest [`LIVE_ROWS`]).
+    poll_url: String,
+    /// Today's and the last 7 days' lists, with the same server.
+    today_url: String,
+    week_url: String,
 }
 
 /// Messages on the live page.
 pub const LIVE_ROWS: u32 = 100;
 
-/// `GET /live`: the latest messages, kept current by the page script (it polls the API and
-/// updates the table in place).
-pub async fn live(State(state): State<Shared>) -> Response {
+/// `GET /live?server=NAME&<criteria>`: the latest messages (of one server, or matching the
+/// criteria of the search page), kept current by the page script (it polls the API with the
+/// same criteria and updates the table in place).
+pub async fn live(State(state): State<Shared>, RawQuery(q): RawQuery) -> Response {
+    // The criteria of the search page and the API, parsed the same way; the page size is fixed.
+    let req = match SearchRequest::parse_unpaged(q.as_deref(), &[]) {
+        Ok((req, _)) => req,
+        Err(e) => return error_page(e.status, &e.message),
+    };
+    let filter = match req.filter() {
+        Ok(f) => f,
+        Err(e) => return error_page(e.status, &e.message),
+    };
     let paging = mailtrace_query::Paging {
         limit: LIVE_ROWS,
         page: 1,
     };
-    match state
-        .pool
-        .run(move |s| s.search(&mailtrace_query::Filter::default(), paging))
-        .await
-    {
-        Ok(res) => html(
-            LivePage {
-                rows: res.messages.iter().map(row).collect(),
-                total: res.total,
-            },
-            StatusCode::OK,
-        ),
-        Err(e) => error_page(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
+    let res = match state.pool.run(move |s| s.search(&filter, paging)).await {
+        Ok(r) => r,
+        Err(e) => return error_page(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
+    };
+    let (mut servers, _) = state.pick_lists().await;
+    let server = req
+        .params
+        .server
+        .as_deref()
+        .map(str::trim)
+        .unwrap_or_default()
+        .to_string();
+    if !server.is_empty() && !servers.contains(&server) {
+        // Not (yet) among the known servers: still shown as the one picked.
+        servers.insert(0, server.clone());
     }
+    let pairs = req.params.pairs();
+    let mut keep: Vec<(&'static str, String)> = pairs
+        .iter()
+        .filter(|(k, _)| *k != "server")
+        .map(|(k, v)| (*k, (*v).to_string()))
+        .collect();
+    if req.tz_name != "UTC" {
+        keep.push(("tz", req.tz_name.clone()));
+    }
+    // The lists of today and of the last 7 days, with the same criteria but the time range.
+    let list = |when: &str| {
+        let mut q: Vec<(&str, &str)> = vec![("when", when)];
+        q.extend(
+            pairs
+                .iter()
+                .filter(|(k, _)| !matches!(*k, "when" | "since" | "until"))
+                .copied(),
+        );
+        if req.tz_name != "UTC" {
+            q.push(("tz", &req.tz_name));
+        }
+        format!("/?{}", serde_urlencoded::to_string(q).unwrap_or_default())
+    };
+    let query = req.query_string();
+    let limit = LIVE_ROWS.to_string();
+    let poll_url = format!(
+        "/api/v1/messages?{query}{}{}",
+        if query.is_empty() { "" } else { "&" },
+        serde_urlencoded::to_string([("limit", limit.as_str())]).unwrap_or_default()
+    );
+    html(
+        LivePage {
+            rows: res.messages.iter().map(row).collect(),
+            total: res.total,
+            filtered: !pairs.is_empty(),
+            today_url: list("today"),
+            week_url: list("7d"),
+            server,
+            servers,
+            keep,
+            poll_url,
+        },
+        StatusCode::OK,
+    )
 }
 
 /// Lines per page of the raw log.

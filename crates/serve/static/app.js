@@ -131,7 +131,15 @@
   function live() {
     var table = document.getElementById("live");
     if (!table || !window.fetch) { return; }
-    var url = table.getAttribute("data-poll");
+    // The API request with the page's criteria (the server rendered it from the page's own
+    // query); only ever this server's message list.
+    var url;
+    try {
+      var u = new URL(table.getAttribute("data-poll") || "/api/v1/messages", location.href);
+      if (u.origin !== location.origin || u.pathname !== "/api/v1/messages") { return; }
+      u.searchParams.set("limit", "100");
+      url = u.pathname + u.search;
+    } catch (e) { return; }
     var body = table.querySelector("tbody");
     var seen = {};
     body.querySelectorAll("tr.msg").forEach(function (r) { seen[r.getAttribute("data-id")] = true; });
@@ -175,14 +183,14 @@
       body.replaceChildren(rows);
       seen = next;
     };
-    var status = document.getElementById("live-status");
+    var total = document.getElementById("live-total");
     var updated = document.getElementById("live-updated");
     var poll = function () {
       fetch(url, { headers: { "Accept": "application/json" }, credentials: "same-origin" })
         .then(function (r) { if (!r.ok) { throw new Error("HTTP " + r.status); } return r.json(); })
         .then(function (j) {
           render(j.messages || []);
-          status.textContent = j.total + " messages in the store; the newest 100, updated every few seconds";
+          if (total) { total.textContent = String(j.total); }
           updated.textContent = "updated " + local(new Date()).slice(11);
         })
         .catch(function (e) { updated.textContent = "update failed: " + e.message; })
@@ -191,11 +199,29 @@
     window.setTimeout(poll, 2000);
   }
 
+  // The live page's server pick list: picking one shows that server (the button does it
+  // without this script).
+  function liveFilter() {
+    var f = document.getElementById("live-filter");
+    var pick = document.getElementById("live-server");
+    if (!f || !pick) { return; }
+    var leaveOutEmpty = function () {
+      // "All servers" is /live, not /live?server=
+      f.querySelectorAll("input, select").forEach(function (el) { if (!el.value) { el.disabled = true; } });
+    };
+    f.addEventListener("submit", leaveOutEmpty);
+    pick.addEventListener("change", function () { leaveOutEmpty(); f.submit(); });
+    window.addEventListener("pageshow", function () {
+      f.querySelectorAll("input, select").forEach(function (el) { el.disabled = false; });
+    });
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     times();
     columns();
     form();
     navigation();
     live();
+    liveFilter();
   });
 }());
