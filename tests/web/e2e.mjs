@@ -10,7 +10,9 @@
 import { chromium } from 'playwright-core';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 
 const BASE = (process.argv[2] || process.env.MAILTRACE_URL || '').replace(/\/+$/, '');
@@ -697,7 +699,7 @@ scenario('k. statistics page: SVG charts with one bar per period and ranking row
   eq(await page.locator('svg#chart-senders g.bar').getAttribute('data-label'), 'alerts@monitor.example', 'that sender');
 });
 
-// Last: it adds messages to the store.
+// Last (l and m): they add messages to the store.
 scenario('l. live page: a message ingested after the page opened appears without a reload', async ({ page }) => {
   const bin = process.env.MAILTRACE_BIN;
   const db = process.env.MAILTRACE_DB;
@@ -721,6 +723,131 @@ scenario('l. live page: a message ingested after the page opened appears without
   matches(await page.locator('#live-updated').textContent(), /^updated \d\d:\d\d:\d\d$/, 'the page says when it was updated');
   eq(await page.getAttribute('#list-today', 'href'), '/?when=today', 'a link to today\'s list');
   eq(await page.getAttribute('#list-7d', 'href'), '/?when=7d', 'a link to the last 7 days');
+});
+
+/** One delivered Postfix message as syslog lines of `host` (a server of the store). */
+function postfixMessage({ host, at, qid, n }) {
+  const pid = 31000 + n * 10;
+  const line = (prog, p, text) => `${at} ${host} postfix/${prog}[${p}]: ${text}`;
+  return [
+    line('smtpd', pid, 'connect from localhost[127.0.0.1]'),
+    line('smtpd', pid, `${qid}: client=localhost[127.0.0.1]`),
+    line('cleanup', pid + 1, `${qid}: message-id=<live${n}@servers.test>`),
+    line('qmgr', pid + 2, `${qid}: from=<s${n}@servers.test>, size=400, nrcpt=1 (queue active)`),
+    line('smtp', pid + 3, `${qid}: to=<r${n}@ok.test>, relay=127.0.0.1[127.0.0.1]:25, delay=0.01, delays=0/0/0/0, dsn=2.0.0, status=sent (250 2.0.0 Ok)`),
+    line('qmgr', pid + 2, `${qid}: removed`),
+    line('smtpd', pid, 'disconnect from localhost[127.0.0.1] ehlo=1 mail=1 rcpt=1 data=1 quit=1 commands=5'),
+  ].join('\n');
+}
+
+scenario('m. live page of one server: the polling keeps the server, the pick list switches it', async ({ page }) => {
+  const bin = process.env.MAILTRACE_BIN;
+  const db = process.env.MAILTRACE_DB;
+  ok(bin && db, 'MAILTRACE_BIN and MAILTRACE_DB are set');
+  // A second server with markup in its name (syslog host names come from the network), at the
+  // day of the newest log (hostile.log, Dec 04), so that the year is read the same way.
+  const EDGE = 'edge<b>2</b>';
+  const dir = mkdtempSync(join(tmpdir(), 'mailtrace-e2e-'));
+  const ingest = (name, messages) => {
+    const file = join(dir, name);
+    writeFileSync(file, `${messages.map(postfixMessage).join('\n')}\n`);
+    const r = spawnSync(bin, ['--db', db, 'ingest', '--quiet', file], { encoding: 'utf8', timeout: 60000 });
+    eq(r.status, 0, `mailtrace ingest of ${name}${r.status === 0 ? '' : `: ${r.stderr}`}`);
+  };
+  try {
+    ingest('edge-1.log', [{ host: EDGE, at: 'Dec 04 15:38:00', qid: 'E1E1E1E1E01', n: 1 }]);
+    const edgeApi = await apiJson(page, `/api/v1/messages?${new URLSearchParams({ server: EDGE })}`);
+    eq(edgeApi.messages.map((m) => m.queue_id), ['E1E1E1E1E01'], `the store has a message of ${EDGE}`);
+
+    // Every request the page makes to the message list, and every server shown in a row.
+    const polls = [];
+    page.on('request', (r) => {
+      const u = new URL(r.url());
+      if (u.pathname === '/api/v1/messages') polls.push(u);
+    });
+    await goto(page, '/live?server=mx');
+    await page.evaluate(() => {
+      window.__notReloaded = true;
+      window.__servers = [];
+      const body = document.querySelector('#live tbody');
+      const note = () => body.querySelectorAll('td.c-server').forEach((td) => window.__servers.push(td.textContent));
+      note();
+      new MutationObserver(note).observe(body, { childList: true, subtree: true, characterData: true });
+    });
+    const servers = () => page.locator('#live tr.msg td.c-server').allTextContents();
+    const first = await servers();
+    ok(first.length > 0, `the page lists messages of mx (${first.length})`);
+    eq([...new Set(first)], ['mx'], 'only mx in the rows');
+    eq(await page.locator('#live td.c-queue_id', { hasText: 'E1E1E1E1E01' }).count(), 0, `no row of ${EDGE}`);
+    eq(await page.inputValue('#live-server'), 'mx', 'the pick list shows mx');
+    const options = await page.locator('#live-server option').evaluateAll((os) => os.map((o) => [o.value, o.textContent]));
+    eq(options[0], ['', 'All servers'], '"All servers" comes first');
+    ok(options.some(([v, t]) => v === 'mx' && t === 'mx'), 'the pick list names mx', show(options));
+
+    // More mail on both servers while the page is open: only mx's appears.
+    ingest('both-2.log', [
+      { host: EDGE, at: 'Dec 04 15:39:00', qid: 'E1E1E1E1E02', n: 2 },
+      { host: 'mx', at: 'Dec 04 15:39:30', qid: 'F1F1F1F1F03', n: 3 },
+    ]);
+    await page.locator('#live td.c-queue_id', { hasText: 'F1F1F1F1F03' }).first().waitFor({ timeout: TIMEOUT });
+    // One more round of polling after the new row, for an edge row that came late.
+    await page.evaluate(() => { document.getElementById('live-updated').textContent = ''; });
+    await page.locator('#live-updated', { hasText: /^updated / }).waitFor({ timeout: TIMEOUT });
+    ok(await page.evaluate(() => window.__notReloaded === true), 'the page was updated in place, not reloaded');
+    eq([...new Set(await servers())], ['mx'], 'after the updates, still only mx in the rows');
+    eq([...new Set(await page.evaluate(() => window.__servers))], ['mx'], `no row of another server ever appeared (${EDGE} neither)`);
+    const api = await apiJson(page, '/api/v1/messages?server=mx&limit=100');
+    eq(
+      await page.locator('#live tr.msg').evaluateAll((rows) => rows.map((r) => r.dataset.id)),
+      api.messages.map((m) => m.id),
+      'the rows are the newest 100 of mx, as the API lists them',
+    );
+    eq((await page.locator('#live-total').textContent()).trim(), String(api.total), 'the count is that of mx');
+    ok(polls.length >= 2, `the page polled the API (${polls.length} requests)`);
+    eq(
+      [...new Set(polls.map((u) => `${u.searchParams.get('server')} ${u.searchParams.get('limit')}`))],
+      ['mx 100'],
+      'every poll asks for server=mx, limit=100',
+    );
+
+    // The pick list: "All servers" is /live, where both servers show (the name literally).
+    await Promise.all([page.waitForNavigation({ waitUntil: 'load', timeout: TIMEOUT }), page.selectOption('#live-server', '')]);
+    eq(new URL(page.url()).pathname + new URL(page.url()).search, '/live', '"All servers" goes to /live');
+    const edgeRow = page.locator('#live tr.msg', { has: page.locator('td.c-queue_id', { hasText: 'E1E1E1E1E02' }) });
+    eq(await edgeRow.locator('td.c-server').textContent(), EDGE, `the row of ${EDGE} names it literally`);
+    await page.evaluate(() => { document.getElementById('live-updated').textContent = ''; });
+    await page.locator('#live-updated', { hasText: /^updated / }).waitFor({ timeout: TIMEOUT });
+    eq(await edgeRow.locator('td.c-server').textContent(), EDGE, `after polling too`);
+    await assertNoInjection(page, 'live page (all servers)');
+
+    // The other server, named in the URL; then back to mx with the pick list.
+    await goto(page, `/live?${new URLSearchParams({ server: EDGE })}`);
+    eq(await page.inputValue('#live-server'), EDGE, `the pick list shows ${EDGE}`);
+    eq(await page.locator('#live td.c-queue_id').allTextContents(), ['E1E1E1E1E02', 'E1E1E1E1E01'], `the messages of ${EDGE}`);
+    await page.evaluate(() => { document.getElementById('live-updated').textContent = ''; });
+    await page.locator('#live-updated', { hasText: /^updated / }).waitFor({ timeout: TIMEOUT });
+    eq(await page.locator('#live td.c-queue_id').allTextContents(), ['E1E1E1E1E02', 'E1E1E1E1E01'], `after polling, still the messages of ${EDGE}`);
+    eq([...new Set(await servers())], [EDGE], `only ${EDGE} in the rows`);
+    await assertNoInjection(page, `live page of ${EDGE}`);
+    await Promise.all([page.waitForNavigation({ waitUntil: 'load', timeout: TIMEOUT }), page.selectOption('#live-server', 'mx')]);
+    eq(new URL(page.url()).search, '?server=mx', 'picking mx goes to /live?server=mx');
+    eq([...new Set(await servers())], ['mx'], 'only mx in the rows');
+
+    // Without JavaScript the pick list works with its button.
+    const plain = await browser.newContext({ javaScriptEnabled: false });
+    try {
+      const p = await plain.newPage();
+      await p.goto(`${BASE}/live`, { waitUntil: 'load', timeout: TIMEOUT });
+      await p.selectOption('#live-server', 'mx');
+      await Promise.all([p.waitForNavigation({ waitUntil: 'load', timeout: TIMEOUT }), p.click('#live-submit')]);
+      eq(new URL(p.url()).search, '?server=mx', 'without JavaScript: the button goes to /live?server=mx');
+      eq([...new Set(await p.locator('#live tr.msg td.c-server').allTextContents())], ['mx'], 'without JavaScript: only mx');
+    } finally {
+      await plain.close();
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 // ---------------------------------------------------------------- runner

@@ -47,10 +47,10 @@ fn get(addr: SocketAddr, path: &str) -> String {
         .unwrap_or_default()
 }
 
-/// The value of a sample in Prometheus text (the first whose name and labels start so).
-fn metric(text: &str, name: &str) -> f64 {
+/// The value of a sample in Prometheus text: `key` is its name with its labels as printed.
+fn metric(text: &str, key: &str) -> f64 {
     text.lines()
-        .find(|l| l.starts_with(name) && l[name.len()..].starts_with([' ', '{']))
+        .find(|l| l.starts_with(key) && l[key.len()..].starts_with(' '))
         .and_then(|l| l.rsplit(' ').next())
         .and_then(|v| v.parse().ok())
         .unwrap_or(0.0)
@@ -112,7 +112,7 @@ fn main() {
     let mut sent_at = None;
     let stored_at = loop {
         let m = get(server.http, "/metrics");
-        let read = metric(&m, "mailtrace_lines_read_total{source=\"syslog\"");
+        let read = metric(&m, "mailtrace_lines_read_total{source=\"syslog\"}");
         let lag = metric(&m, "mailtrace_ingest_lag_seconds");
         lags.push(lag);
         if sent_at.is_none() && senders.iter().all(|s| s.is_finished()) {
@@ -128,7 +128,7 @@ fn main() {
     }
     let m = get(server.http, "/metrics");
     let received = metric(&m, "mailtrace_syslog_received_lines_total");
-    let read = metric(&m, "mailtrace_lines_read_total{source=\"syslog\"");
+    let read = metric(&m, "mailtrace_lines_read_total{source=\"syslog\"}");
     assert_eq!(received as usize, lines, "lines lost before the receiver");
     assert_eq!(read as usize, lines, "lines lost in the receiver");
     let sent_at = sent_at.unwrap();
@@ -148,6 +148,10 @@ fn main() {
         lags[lags.len() - 1]
     );
 
+    println!(
+        "  CPU seconds by thread: {}",
+        threads_cpu(server.child.id())
+    );
     println!("phase 2: {rate} lines/s for 10 s over one connection");
     let second: Vec<&str> = text.lines().collect();
     let mut c = TcpStream::connect(server.tcp).unwrap();
@@ -201,6 +205,33 @@ fn main() {
         "  server peak memory: {}",
         hwm.trim_start_matches("VmHWM:").trim()
     );
+}
+
+/// CPU time (user + system) of each thread name of a process, busiest first.
+fn threads_cpu(pid: u32) -> String {
+    let tick = 100.0; // USER_HZ
+    let mut by: std::collections::BTreeMap<String, f64> = std::collections::BTreeMap::new();
+    for t in std::fs::read_dir(format!("/proc/{pid}/task"))
+        .unwrap()
+        .flatten()
+    {
+        let Ok(stat) = std::fs::read_to_string(t.path().join("stat")) else {
+            continue;
+        };
+        let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
+            continue;
+        };
+        let name = stat[open + 1..close].to_string();
+        let f: Vec<&str> = stat[close + 2..].split(' ').collect();
+        let cpu = f[11].parse::<f64>().unwrap_or(0.0) + f[12].parse::<f64>().unwrap_or(0.0);
+        *by.entry(name).or_default() += cpu / tick;
+    }
+    let mut v: Vec<_> = by.into_iter().collect();
+    v.sort_by(|a, b| b.1.total_cmp(&a.1));
+    v.iter()
+        .map(|(n, c)| format!("{n} {c:.2}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn start(db: &Path) -> Server {

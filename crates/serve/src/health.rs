@@ -50,6 +50,7 @@ pub async fn healthz(State(state): State<Shared>) -> Response {
         },
         "ingest": ingest,
         "lag_seconds": state.telemetry.lag().as_secs_f64(),
+        "live": state.telemetry.summary(),
     });
     let code = if ok {
         StatusCode::OK

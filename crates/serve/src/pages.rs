@@ -1,4 +1,5 @@
-//! The HTML pages: the search page (`/`) and the message page (`/message/{id}`).
+//! The HTML pages: the search page (`/`), the message page (`/message/{id}`), the live page
+//! (`/live`) and the raw log (`/log`).
 //!
 //! Rendered on the server by askama (every value from the logs is HTML-escaped); the page
 //! script (`/static/app.js`) only adds comforts: local times, remembered columns, the custom
@@ -515,13 +516,17 @@ pub const LIVE_ROWS: u32 = 100;
 /// same criteria and updates the table in place).
 pub async fn live(State(state): State<Shared>, RawQuery(q): RawQuery) -> Response {
     // The criteria of the search page and the API, parsed the same way; the page size is fixed.
+    let bad = |e: ApiError| match &e.field {
+        Some(f) => error_page(e.status, &format!("invalid {f}: {}", e.message)),
+        None => error_page(e.status, &e.message),
+    };
     let req = match SearchRequest::parse_unpaged(q.as_deref(), &[]) {
         Ok((req, _)) => req,
-        Err(e) => return error_page(e.status, &e.message),
+        Err(e) => return bad(e),
     };
     let filter = match req.filter() {
         Ok(f) => f,
-        Err(e) => return error_page(e.status, &e.message),
+        Err(e) => return bad(e),
     };
     let paging = mailtrace_query::Paging {
         limit: LIVE_ROWS,
@@ -566,13 +571,12 @@ pub async fn live(State(state): State<Shared>, RawQuery(q): RawQuery) -> Respons
         }
         format!("/?{}", serde_urlencoded::to_string(q).unwrap_or_default())
     };
+    let mut poll_url = format!("/api/v1/messages?limit={LIVE_ROWS}");
     let query = req.query_string();
-    let limit = LIVE_ROWS.to_string();
-    let poll_url = format!(
-        "/api/v1/messages?{query}{}{}",
-        if query.is_empty() { "" } else { "&" },
-        serde_urlencoded::to_string([("limit", limit.as_str())]).unwrap_or_default()
-    );
+    if !query.is_empty() {
+        poll_url.push('&');
+        poll_url.push_str(&query);
+    }
     html(
         LivePage {
             rows: res.messages.iter().map(row).collect(),

@@ -110,6 +110,29 @@ impl Telemetry {
         })
     }
 
+    /// What the live ingest and the syslog receiver have done, for `/healthz`.
+    pub fn summary(&self) -> serde_json::Value {
+        let get = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);
+        let l = &self.live;
+        let mut v = serde_json::json!({
+            "lines_read": get(&l.file_lines) + get(&l.syslog_lines),
+            "lines_unparsed": get(&l.unparsed),
+            "commits": get(&l.commits),
+            "backlog_bytes": get(&l.backlog_bytes),
+        });
+        if let Some(listener) = &self.listener {
+            let s = listener.stats_ref();
+            v["syslog"] = serde_json::json!({
+                "udp": listener.udp_addr().map(|a| a.to_string()),
+                "tcp": listener.tcp_addr().map(|a| a.to_string()),
+                "lines_received": get(&s.lines),
+                "udp_dropped": get(&s.udp_dropped) + listener.udp_kernel_drops().unwrap_or(0),
+                "tcp_connections_open": get(&s.tcp_open),
+            });
+        }
+        v
+    }
+
     /// The ingest lag (zero when nothing waits).
     pub fn lag(&self) -> Duration {
         self.live.lag()

@@ -795,3 +795,175 @@ fn raw_log_of_a_day() {
     assert_eq!(get(&s, "/log?day=2026-11-24&page=0").status, 400);
     assert_eq!(get(&s, "/log?tz=Mars/Olympus").status, 400);
 }
+
+/// The text of every `<td class="c-server">` of a page.
+fn server_cells(page: &str) -> Vec<&str> {
+    page.split("<td class=\"c-server\">")
+        .skip(1)
+        .map(|rest| rest.split("</td>").next().unwrap())
+        .collect()
+}
+
+/// An attribute of the element with `id`, HTML entities of `&"<>'` decoded.
+fn attr_of(page: &str, id: &str, name: &str) -> String {
+    let at = page
+        .find(&format!("id=\"{id}\""))
+        .unwrap_or_else(|| panic!("no #{id}"));
+    let tag_start = page[..at].rfind('<').unwrap();
+    let tag = &page[tag_start..tag_start + page[tag_start..].find('>').unwrap()];
+    let v = tag
+        .split(&format!(" {name}=\""))
+        .nth(1)
+        .unwrap_or_else(|| panic!("#{id} has no {name}: {tag}"))
+        .split('"')
+        .next()
+        .unwrap();
+    v.replace("&#38;", "&")
+        .replace("&amp;", "&")
+        .replace("&#34;", "\"")
+        .replace("&#39;", "'")
+        .replace("&#60;", "<")
+        .replace("&#62;", ">")
+}
+
+/// The `(value, selected, text)` of the options of the `<select id>`.
+fn options_of(page: &str, id: &str) -> Vec<(String, bool, String)> {
+    let start = page
+        .find(&format!("<select name=\"server\" id=\"{id}\""))
+        .unwrap_or_else(|| panic!("no select #{id}"));
+    let select = &page[start..start + page[start..].find("</select>").unwrap()];
+    select
+        .split("<option value=\"")
+        .skip(1)
+        .map(|o| {
+            let (value, rest) = o.split_once('"').unwrap();
+            let (attrs, rest) = rest.split_once('>').unwrap();
+            let text = rest.split("</option>").next().unwrap();
+            (value.into(), attrs.contains("selected"), text.into())
+        })
+        .collect()
+}
+
+#[test]
+fn live_page_filters_by_server() {
+    let s = start(Auth::default());
+    let live = |q: &str| {
+        let g = get(&s, &format!("/live{q}"));
+        assert_eq!(g.status, 200, "/live{q}: {}", g.body);
+        g.body
+    };
+    // Every server: all 48 messages, "All servers" picked, the pick list names both servers.
+    let all = live("");
+    assert_eq!(all.matches("<tr class=\"msg\"").count(), 48);
+    let mut seen: Vec<&str> = server_cells(&all);
+    seen.sort_unstable();
+    seen.dedup();
+    assert_eq!(seen, ["evil", "mx"]);
+    let opts = options_of(&all, "live-server");
+    assert_eq!(
+        opts,
+        [
+            ("".into(), true, "All servers".into()),
+            ("mx".into(), false, "mx".into()),
+            ("evil".into(), false, "evil".into()),
+        ],
+        "All servers first, then the known servers"
+    );
+    assert_eq!(attr_of(&all, "live-filter", "action"), "/live");
+    assert_eq!(attr_of(&all, "live-filter", "method"), "get");
+    assert_eq!(
+        attr_of(&all, "live", "data-poll"),
+        "/api/v1/messages?limit=100"
+    );
+    assert_eq!(attr_of(&all, "list-today", "href"), "/?when=today");
+    assert_eq!(live("?server=").matches("<tr class=\"msg\"").count(), 48);
+
+    // One server: only its messages, the same as the API's, and the polling asks for them only.
+    for (server, n) in [("evil", 2), ("mx", 46)] {
+        let page = live(&format!("?server={server}"));
+        let cells = server_cells(&page);
+        assert_eq!(cells.len(), n, "{server}");
+        assert!(cells.iter().all(|c| *c == server), "{server}: {cells:?}");
+        let api = search(&s, &format!("server={server}&limit=100"));
+        let ids: Vec<&str> = api["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["id"].as_str().unwrap())
+            .collect();
+        for id in &ids {
+            assert!(page.contains(&format!("<tr class=\"msg\" data-id=\"{id}\">")));
+        }
+        assert!(page.contains(&format!(
+            "<span id=\"live-total\">{n}</span> matching messages"
+        )));
+        let opts = options_of(&page, "live-server");
+        assert_eq!(opts.len(), 3, "{opts:?}");
+        assert_eq!(opts[0], ("".into(), false, "All servers".into()));
+        let picked: Vec<&str> = opts.iter().filter(|o| o.1).map(|o| o.0.as_str()).collect();
+        assert_eq!(picked, [server]);
+        let poll = attr_of(&page, "live", "data-poll");
+        assert_eq!(poll, format!("/api/v1/messages?limit=100&server={server}"));
+        let polled = get(&s, &poll).json();
+        assert_eq!(polled["total"], n);
+        assert!(polled["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|m| m["server"] == server));
+        assert_eq!(
+            attr_of(&page, "list-today", "href"),
+            format!("/?when=today&server={server}")
+        );
+        assert_eq!(
+            attr_of(&page, "list-7d", "href"),
+            format!("/?when=7d&server={server}")
+        );
+    }
+
+    // Other criteria narrow the list too and are kept by the polling and the pick list.
+    let page = live("?server=mx&status=bounced&tz=Europe/Berlin");
+    let api = search(&s, "server=mx&status=bounced");
+    let n = api["total"].as_u64().unwrap();
+    assert!(n >= 1);
+    assert_eq!(page.matches("<tr class=\"msg\"").count() as u64, n);
+    assert_eq!(
+        attr_of(&page, "live", "data-poll"),
+        "/api/v1/messages?limit=100&status=bounced&server=mx&tz=Europe%2FBerlin"
+    );
+    assert!(page.contains("<input type=\"hidden\" name=\"status\" value=\"bounced\">"));
+    assert!(page.contains("<input type=\"hidden\" name=\"tz\" value=\"Europe/Berlin\">"));
+    assert!(!page.contains("type=\"hidden\" name=\"server\""));
+
+    // An unknown server: nothing listed, still shown as picked; its name is escaped everywhere.
+    let hostile = "<b>x</b>\"'&";
+    let q = serde_urlencoded::to_string([("server", hostile)]).unwrap();
+    let page = live(&format!("?{q}"));
+    assert_eq!(page.matches("<tr class=\"msg\"").count(), 0);
+    assert!(!page.contains("<b>x"), "markup from the URL is escaped");
+    let opts = options_of(&page, "live-server");
+    assert_eq!(opts[0].0, "");
+    let picked: Vec<_> = opts.iter().filter(|o| o.1).collect();
+    assert_eq!(picked.len(), 1, "{opts:?}");
+    assert!(picked[0].0.contains("&#60;b&#62;x&#60;/b&#62;&#34;"));
+    assert_eq!(
+        attr_of(&page, "live", "data-poll"),
+        format!("/api/v1/messages?limit=100&{q}")
+    );
+
+    // Bad parameters are a 400 naming them; the page size is fixed.
+    for (q, field) in [
+        ("limit=5", "limit"),
+        ("page=2", "page"),
+        ("since=garbage", "since"),
+        ("bogus=1", "bogus"),
+    ] {
+        let g = get(&s, &format!("/live?{q}"));
+        assert_eq!(g.status, 400, "{q}");
+        assert!(
+            g.body.contains(&format!("invalid {field}")),
+            "{q}: {}",
+            g.body
+        );
+    }
+}
