@@ -37,6 +37,9 @@ use std::time::{Duration, Instant};
 /// Pause between two looks at files that had nothing new.
 const POLL: Duration = Duration::from_millis(200);
 
+/// Least pause between two commits while lines trickle in.
+const QUIET: Duration = Duration::from_millis(250);
+
 /// Lines of one file per round, so that a busy file does not starve the others.
 const ROUND_LINES: usize = 20_000;
 
@@ -253,7 +256,10 @@ pub(crate) fn run(
         stats.unparsed.store(c.unparsed, Ordering::Relaxed);
         stats.other.store(c.other, Ordering::Relaxed);
         let due = last_commit.elapsed() >= r.opts.commit_interval.min(Duration::from_secs(1));
-        if uncommitted && (due || !read_any || stopping) {
+        // Idle: commit what was read, but not more often than every QUIET (each commit is a
+        // transaction with the correlator's state).
+        let quiet = !read_any && last_commit.elapsed() >= QUIET;
+        if uncommitted && (due || quiet || stopping) {
             let state = serde_json::to_string(&r.correlator.state(None, None))?;
             let out = r.correlator.checkpoint();
             let b = commit(batch(out, RawLines::starting_at(*r.next_no)), None, state);

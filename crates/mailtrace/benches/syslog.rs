@@ -196,6 +196,10 @@ fn main() {
         lags[lags.len() - 1],
         searchable.as_secs_f64()
     );
+    println!(
+        "  CPU seconds by thread, both phases: {}",
+        threads_cpu(server.child.id())
+    );
     let status = std::fs::read_to_string(format!("/proc/{}/status", server.child.id())).unwrap();
     let hwm = status
         .lines()
