@@ -23,6 +23,7 @@ need=()
 command -v pflogsumm >/dev/null || [ -x /usr/sbin/pflogsumm ] || need+=(pflogsumm)
 [ -x /usr/bin/chromium ] || need+=(chromium)   # the dashboard test (tests/web) drives it headless
 [ -x /usr/bin/perl ] || need+=(perl)           # runs Exim's exigrep and eximstats (tests/mta/exim)
+command -v logger >/dev/null || need+=(bsdutils)  # `logger` sends syslog to the receiver (tests/syslog.rs)
 if [ ${#need[@]} -gt 0 ]; then
     echo "scripts/test.sh: installing ${need[*]}"
     export DEBIAN_FRONTEND=noninteractive

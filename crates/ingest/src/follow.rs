@@ -91,7 +91,47 @@ struct Pending {
     in_flight: std::collections::VecDeque<Option<Instant>>,
 }
 
+/// The counters of [`LiveStats`] at one moment.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LiveCounts {
+    /// Lines read from followed files.
+    pub file_lines: u64,
+    /// Bytes read from followed files.
+    pub file_bytes: u64,
+    /// Lines taken from the syslog receiver.
+    pub syslog_lines: u64,
+    /// Lines no rule understood.
+    pub unparsed: u64,
+    /// Lines of programs that are not mail servers.
+    pub other: u64,
+    /// Messages the correlator holds.
+    pub open_messages: u64,
+    /// Commits the store has written.
+    pub commits: u64,
+    /// When the store wrote the last commit (Unix time, milliseconds).
+    pub last_commit_ms: i64,
+    /// Bytes written to followed files and not read yet.
+    pub backlog_bytes: u64,
+}
+
 impl LiveStats {
+    /// The counters now. Read before [`LiveStats::lag`], a lag of zero means that every
+    /// line counted is committed.
+    pub fn counts(&self) -> LiveCounts {
+        let get = |a: &AtomicU64| a.load(Ordering::SeqCst);
+        LiveCounts {
+            file_lines: get(&self.file_lines),
+            file_bytes: get(&self.file_bytes),
+            syslog_lines: get(&self.syslog_lines),
+            unparsed: get(&self.unparsed),
+            other: get(&self.other),
+            open_messages: get(&self.open_messages),
+            commits: get(&self.commits),
+            last_commit_ms: self.last_commit_ms.load(Ordering::SeqCst),
+            backlog_bytes: get(&self.backlog_bytes),
+        }
+    }
+
     /// How long the oldest line read but not committed yet has waited (zero when all is
     /// committed): the ingest lag.
     pub fn lag(&self) -> Duration {

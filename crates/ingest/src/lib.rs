@@ -15,7 +15,7 @@ mod listen;
 mod reader;
 mod scan;
 
-pub use follow::{Live, LiveStats};
+pub use follow::{Live, LiveCounts, LiveStats};
 pub use listen::{Chunk, Framer, ListenStats, Listener};
 
 pub use reader::{line_text, open_input, InputReader, MAX_LINE};

@@ -14,6 +14,9 @@ const STORE_FRESH: Duration = Duration::from_secs(30);
 /// `GET /metrics`.
 pub async fn metrics(State(state): State<Shared>) -> Response {
     let t = state.telemetry.clone();
+    // In this order: no lag then means that every line counted is committed, and committed
+    // lines are in the store's counts.
+    let counts = t.counts();
     let lag = t.lag();
     let store = match t.cached_store_stats(STORE_FRESH) {
         Some(s) => Some(s),
@@ -31,7 +34,7 @@ pub async fn metrics(State(state): State<Shared>) -> Response {
             header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
-        t.metrics(lag, store),
+        t.metrics(counts, lag, store),
     )
         .into_response()
 }

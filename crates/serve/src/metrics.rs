@@ -9,7 +9,7 @@
 //!   `postfix_smtp_delivery_delay_seconds`), so its dashboards work;
 //! - what the store holds now (`mailtrace_store_*` gauges), read at most every few seconds.
 
-use mailtrace_ingest::{ListenStats, LiveStats};
+use mailtrace_ingest::{ListenStats, LiveCounts};
 use mailtrace_model::{Message, Status};
 use mailtrace_report::{classify, RejectClass};
 use mailtrace_store::{StoreStats, WriteBatch};
@@ -152,7 +152,7 @@ impl Tally {
 /// Everything a scrape shows.
 pub struct Snapshot<'a> {
     /// The live ingest, when one runs.
-    pub live: Option<&'a LiveStats>,
+    pub live: Option<LiveCounts>,
     /// Its lag (read before the store's counts: no lag means they hold every commit).
     pub lag: std::time::Duration,
     /// The syslog receiver, when one listens.
@@ -209,7 +209,6 @@ pub fn render(s: &Snapshot<'_>) -> String {
             1,
         );
     if let Some(l) = s.live {
-        let get = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);
         f.head(
             "mailtrace_lines_read_total",
             "counter",
@@ -218,31 +217,31 @@ pub fn render(s: &Snapshot<'_>) -> String {
         .sample(
             "mailtrace_lines_read_total",
             "source=\"file\"",
-            get(&l.file_lines),
+            l.file_lines,
         )
         .sample(
             "mailtrace_lines_read_total",
             "source=\"syslog\"",
-            get(&l.syslog_lines),
+            l.syslog_lines,
         );
         f.head(
             "mailtrace_bytes_read_total",
             "counter",
             "Bytes read from followed files.",
         )
-        .sample("mailtrace_bytes_read_total", "", get(&l.file_bytes));
+        .sample("mailtrace_bytes_read_total", "", l.file_bytes);
         f.head(
             "mailtrace_lines_unparsed_total",
             "counter",
             "Lines of mail programs no rule understood (kept as unparsed lines).",
         )
-        .sample("mailtrace_lines_unparsed_total", "", get(&l.unparsed));
+        .sample("mailtrace_lines_unparsed_total", "", l.unparsed);
         f.head(
             "mailtrace_lines_other_total",
             "counter",
             "Lines of programs that are not mail servers.",
         )
-        .sample("mailtrace_lines_other_total", "", get(&l.other));
+        .sample("mailtrace_lines_other_total", "", l.other);
         f.head(
             "mailtrace_ingest_lag_seconds",
             "gauge",
@@ -254,13 +253,13 @@ pub fn render(s: &Snapshot<'_>) -> String {
             "gauge",
             "Bytes written to followed files and not read yet.",
         )
-        .sample("mailtrace_ingest_backlog_bytes", "", get(&l.backlog_bytes));
+        .sample("mailtrace_ingest_backlog_bytes", "", l.backlog_bytes);
         f.head(
             "mailtrace_ingest_commits_total",
             "counter",
             "Commits of read lines to the store.",
         )
-        .sample("mailtrace_ingest_commits_total", "", get(&l.commits));
+        .sample("mailtrace_ingest_commits_total", "", l.commits);
         f.head(
             "mailtrace_ingest_last_commit_timestamp_seconds",
             "gauge",
@@ -269,18 +268,14 @@ pub fn render(s: &Snapshot<'_>) -> String {
         .sample(
             "mailtrace_ingest_last_commit_timestamp_seconds",
             "",
-            l.last_commit_ms.load(Ordering::Relaxed) as f64 / 1000.0,
+            l.last_commit_ms as f64 / 1000.0,
         );
         f.head(
             "mailtrace_correlator_open_messages",
             "gauge",
             "Messages held by the correlator (queued, or waiting for more lines).",
         )
-        .sample(
-            "mailtrace_correlator_open_messages",
-            "",
-            get(&l.open_messages),
-        );
+        .sample("mailtrace_correlator_open_messages", "", l.open_messages);
     }
     if let Some(l) = s.listen {
         let get = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);
@@ -562,7 +557,7 @@ mod tests {
         assert_eq!(t.smtp_stages[3].count(), 1);
 
         let text = render(&Snapshot {
-            live: Some(&LiveStats::default()),
+            live: Some(LiveCounts::default()),
             lag: std::time::Duration::ZERO,
             listen: None,
             listen_queue: 0,

@@ -4,7 +4,7 @@
 
 use crate::metrics::{self, Snapshot, Tally};
 use crate::Opener;
-use mailtrace_ingest::{Ingestor, Listener, Live, LiveStats, NoProgress};
+use mailtrace_ingest::{Ingestor, Listener, Live, LiveCounts, LiveStats, NoProgress};
 use mailtrace_model::Ts;
 use mailtrace_store::{Retention, StoreError, StoreStats};
 use serde::Serialize;
@@ -93,13 +93,13 @@ impl Telemetry {
         *lock(&self.ingest) = s;
     }
 
-    /// The text of `/metrics`; `lag` is the ingest lag ([`Telemetry::lag`]) read before
-    /// `store`, what the store holds (`None`: unreadable).
-    pub fn metrics(&self, lag: Duration, store: Option<StoreStats>) -> String {
+    /// The text of `/metrics`, from the live ingest's `counts`, then its `lag`, then `store`,
+    /// what the store holds (`None`: unreadable), read in that order.
+    pub fn metrics(&self, counts: LiveCounts, lag: Duration, store: Option<StoreStats>) -> String {
         let running = *lock(&self.ingest) != IngestState::Off;
         let tally = lock(&self.tally);
         metrics::render(&Snapshot {
-            live: running.then_some(&*self.live),
+            live: running.then_some(counts),
             lag,
             listen: self.listener.as_ref().map(|l| l.stats_ref()),
             listen_queue: self.listener.as_ref().map_or(0, |l| l.receiver().len()),
@@ -131,6 +131,11 @@ impl Telemetry {
             });
         }
         v
+    }
+
+    /// The live ingest's counters now (read them before [`Telemetry::lag`]).
+    pub fn counts(&self) -> LiveCounts {
+        self.live.counts()
     }
 
     /// The ingest lag (zero when nothing waits).
