@@ -152,21 +152,20 @@ impl Drop for Listener {
     }
 }
 
+/// A read that timed out (to look at the stop flag) or was interrupted: read again.
+fn no_data_yet(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut | io::ErrorKind::Interrupted
+    )
+}
+
 fn udp_loop(sock: &UdpSocket, tx: &Sender<Chunk>, stats: &ListenStats, stop: &AtomicBool) {
     let mut buf = vec![0u8; 65_536];
     while !stop.load(Ordering::Relaxed) {
         let n = match sock.recv_from(&mut buf) {
             Ok((n, _)) => n,
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::WouldBlock
-                        | io::ErrorKind::TimedOut
-                        | io::ErrorKind::Interrupted
-                ) =>
-            {
-                continue
-            }
+            Err(e) if no_data_yet(&e) => continue,
             Err(_) => {
                 std::thread::sleep(TICK);
                 continue;
@@ -238,16 +237,7 @@ fn connection(mut conn: TcpStream, tx: &Sender<Chunk>, stats: &ListenStats, stop
         }
         let n = match conn.read(&mut buf) {
             Ok(n) => n,
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::WouldBlock
-                        | io::ErrorKind::TimedOut
-                        | io::ErrorKind::Interrupted
-                ) =>
-            {
-                continue
-            }
+            Err(e) if no_data_yet(&e) => continue,
             Err(_) => 0,
         };
         let mut lines = Vec::new();

@@ -30,9 +30,8 @@ fn messages(db: &Path) -> Vec<(jiff::Timestamp, bool)> {
         .collect()
 }
 
-#[test]
-fn purge_forgets_old_finished_mail_and_old_lines() {
-    let now = jiff::Timestamp::now();
+/// A store of the harness log dated 40 days ago and again 2 days ago: (dir, store, log).
+fn old_and_new(now: jiff::Timestamp) -> (tempfile::TempDir, std::path::PathBuf, String) {
     let log = std::fs::read_to_string(root().join("testdata/postfix/harness.log")).unwrap();
     let dir = tempfile::tempdir().unwrap();
     // Two files (as rotated logs are): the raw log is stored in chunks of consecutive lines,
@@ -43,6 +42,13 @@ fn purge_forgets_old_finished_mail_and_old_lines() {
     let db = dir.path().join("t.db");
     let files = [old.to_str().unwrap(), new.to_str().unwrap()];
     ok(&db, &["ingest", "--quiet", files[0], files[1]]);
+    (dir, db, log)
+}
+
+#[test]
+fn purge_forgets_old_finished_mail_and_old_lines() {
+    let now = jiff::Timestamp::now();
+    let (_dir, db, log) = old_and_new(now);
 
     let month_ago = now - jiff::SignedDuration::from_hours(24 * 30);
     let before = messages(&db);
@@ -103,21 +109,7 @@ fn purge_forgets_old_finished_mail_and_old_lines() {
 #[test]
 fn serve_purges_in_the_background_while_it_answers() {
     let now = jiff::Timestamp::now();
-    let log = std::fs::read_to_string(root().join("testdata/postfix/harness.log")).unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let (old, new) = (dir.path().join("mail.log.1"), dir.path().join("mail.log"));
-    std::fs::write(&old, dated(&log, now, 40)).unwrap();
-    std::fs::write(&new, dated(&log, now, 2)).unwrap();
-    let db = dir.path().join("t.db");
-    ok(
-        &db,
-        &[
-            "ingest",
-            "--quiet",
-            old.to_str().unwrap(),
-            new.to_str().unwrap(),
-        ],
-    );
+    let (_dir, db, log) = old_and_new(now);
     let month_ago = now - jiff::SignedDuration::from_hours(24 * 30);
     let before = messages(&db);
     let old_finished = before
