@@ -19,6 +19,7 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod clickhouse;
 pub mod sqlite;
 pub mod suite;
 
@@ -61,6 +62,9 @@ pub enum StoreError {
     /// A database error.
     #[error("store: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    /// A server-backed store failed (the server's message, or the network's).
+    #[error("{0}")]
+    Backend(String),
     /// A stored document could not be decoded.
     #[error("store: bad stored document: {0}")]
     Decode(#[from] serde_json::Error),

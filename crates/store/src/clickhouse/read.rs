@@ -1,0 +1,289 @@
+//! Reading single things back: messages by id or key, raw and loose lines, checkpoints,
+//! correlator state, counts.
+
+use super::conn::ch;
+use super::rows::{self, kind};
+use crate::{Checkpoint, LooseFilter, StoreError, StoreStats, TimedLine};
+use mailtrace_correlate::{LooseKind, LooseLine};
+use mailtrace_model::{LineNo, Message, Ts};
+use mailtrace_query::Paging;
+
+/// Line numbers per query (keeps the SQL text well under the server's size limit).
+const NOS_PER_QUERY: usize = 10_000;
+
+/// The documents of messages (latest versions), newest first.
+pub(super) async fn documents(
+    c: &clickhouse::Client,
+    where_sql: &str,
+    bind: impl FnOnce(clickhouse::query::Query) -> clickhouse::query::Query,
+) -> Result<Vec<Message>, StoreError> {
+    let q = c.query(&format!(
+        "SELECT doc FROM messages FINAL WHERE {where_sql} ORDER BY received_us DESC, id DESC"
+    ));
+    let docs: Vec<String> = bind(q).fetch_all().await.map_err(ch)?;
+    docs.iter().map(|d| rows::message_of(d)).collect()
+}
+
+/// A message as lists show it: without its line numbers and timeline (only the message
+/// page reads those).
+pub(super) fn summary(mut m: Message) -> Message {
+    m.lines.clear();
+    m.line_nos.clear();
+    m.events.clear();
+    m
+}
+
+/// Ids and times of the messages with a searchable value (`kind`, `key`).
+pub(super) async fn by_key(
+    c: &clickhouse::Client,
+    kinds: &[&str],
+    key: &str,
+) -> Result<Vec<(i64, i64)>, StoreError> {
+    c.query("SELECT DISTINCT id, received_us FROM message_keys WHERE has(?, kind) AND key = ?")
+        .bind(kinds.to_vec())
+        .bind(key)
+        .fetch_all()
+        .await
+        .map_err(ch)
+}
+
+/// Messages by (id, time), read through the sorting key.
+async fn messages_at(
+    c: &clickhouse::Client,
+    at: &[(i64, i64)],
+) -> Result<Vec<Message>, StoreError> {
+    if at.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids: Vec<i64> = at.iter().map(|a| a.0).collect();
+    let times: Vec<i64> = at.iter().map(|a| a.1).collect();
+    documents(c, "has(?, received_us) AND has(?, id)", |q| {
+        q.bind(times).bind(ids)
+    })
+    .await
+}
+
+/// One message, with its line numbers and timeline (without the lines' text).
+pub(super) async fn message(
+    c: &clickhouse::Client,
+    id: i64,
+) -> Result<Option<Message>, StoreError> {
+    let at = by_key(c, &[kind::ID], &id.to_string()).await?;
+    Ok(messages_at(c, &at).await?.into_iter().find(|m| m.id == id))
+}
+
+/// Messages whose queue id or Message-ID is `key`.
+pub(super) async fn lookup(c: &clickhouse::Client, key: &str) -> Result<Vec<Message>, StoreError> {
+    let mut at = by_key(c, &[kind::QUEUE_ID, kind::MESSAGE_ID], key).await?;
+    if !key.starts_with('<') {
+        at.extend(by_key(c, &[kind::MESSAGE_ID], &format!("<{key}>")).await?);
+    }
+    Ok(messages_at(c, &at)
+        .await?
+        .into_iter()
+        .map(summary)
+        .collect())
+}
+
+/// Content-filter children and notifications of `id`.
+pub(super) async fn related(c: &clickhouse::Client, id: i64) -> Result<Vec<Message>, StoreError> {
+    let at = by_key(c, &[kind::PARENT, kind::BOUNCE_OF], &id.to_string()).await?;
+    let mut v: Vec<Message> = messages_at(c, &at)
+        .await?
+        .into_iter()
+        .filter(|m| m.parent_id == Some(id) || m.bounce_of == Some(id))
+        .map(summary)
+        .collect();
+    v.reverse(); // oldest first, as they happened
+    Ok(v)
+}
+
+/// The writer's messages still queued.
+pub(super) async fn open_messages(
+    c: &clickhouse::Client,
+    writer: &str,
+) -> Result<Vec<Message>, StoreError> {
+    documents(c, "open = 1 AND writer = ?", |q| q.bind(writer)).await
+}
+
+/// The text of raw lines, in the order asked.
+pub(super) async fn raw_lines(
+    c: &clickhouse::Client,
+    nos: &[LineNo],
+) -> Result<Vec<Option<String>>, StoreError> {
+    let mut found = std::collections::HashMap::with_capacity(nos.len());
+    for part in nos.chunks(NOS_PER_QUERY) {
+        let list = part
+            .iter()
+            .map(u64::to_string)
+            .collect::<Vec<_>>()
+            .join(",");
+        let rows: Vec<(u64, String)> = c
+            .query(&format!(
+                "SELECT no, line FROM raw_lines FINAL WHERE no IN ({list})"
+            ))
+            .fetch_all()
+            .await
+            .map_err(ch)?;
+        found.extend(rows);
+    }
+    Ok(nos.iter().map(|n| found.get(n).cloned()).collect())
+}
+
+/// Raw lines logged in `[since, until)`, in the order they were read.
+pub(super) async fn raw_between(
+    c: &clickhouse::Client,
+    since: Ts,
+    until: Ts,
+    paging: Option<Paging>,
+) -> Result<Vec<TimedLine>, StoreError> {
+    let page = paging.map_or(String::new(), |p| {
+        format!(" LIMIT {} OFFSET {}", p.limit, p.offset())
+    });
+    let rows: Vec<(u64, i64, String)> = c
+        .query(&format!(
+            "SELECT no, at_us, line FROM raw_lines FINAL \
+             WHERE timed = 1 AND at >= toDateTime(?) AND at <= toDateTime(?) AND at_us >= ? AND at_us < ? \
+             ORDER BY no{page}"
+        ))
+        .bind(rows::datetime(since))
+        .bind(rows::datetime(until))
+        .bind(since.0)
+        .bind(until.0)
+        .fetch_all()
+        .await
+        .map_err(ch)?;
+    Ok(rows
+        .into_iter()
+        .map(|(no, at, text)| TimedLine {
+            no,
+            at: Ts(at),
+            text,
+        })
+        .collect())
+}
+
+/// Loose lines, oldest first, with their text.
+pub(super) async fn loose_lines(
+    c: &clickhouse::Client,
+    f: &LooseFilter,
+    paging: Paging,
+) -> Result<Vec<LooseLine>, StoreError> {
+    let mut conds = vec!["1".to_string()];
+    let mut binds: Vec<String> = Vec::new();
+    if let Some(k) = &f.kind {
+        conds.push("kind = ?".into());
+        binds.push(k.clone());
+    }
+    if let Some(s) = &f.server {
+        conds.push("server = ?".into());
+        binds.push(s.clone());
+    }
+    if let Some(t) = f.since {
+        conds.push(format!(
+            "at_us >= {} AND at >= toDateTime({})",
+            t.0,
+            rows::datetime(t)
+        ));
+    }
+    if let Some(t) = f.until {
+        conds.push(format!(
+            "at_us < {} AND at <= toDateTime({})",
+            t.0,
+            rows::datetime(t)
+        ));
+    }
+    let text_filter = f.contains.as_deref();
+    // A substring needs the text, which is in raw_lines.
+    if text_filter.is_some() {
+        conds.push(
+            "no IN (SELECT no FROM raw_lines WHERE positionCaseInsensitiveUTF8(line, ?) > 0)"
+                .into(),
+        );
+        binds.push(text_filter.unwrap_or_default().to_string());
+    }
+    let mut q = c.query(&format!(
+        "SELECT server, at_us, kind, no FROM loose_lines FINAL WHERE {} ORDER BY at_us, no LIMIT {} OFFSET {}",
+        conds.join(" AND "),
+        paging.limit,
+        paging.offset()
+    ));
+    for b in binds {
+        q = q.bind(b);
+    }
+    let rows: Vec<(String, i64, String, u64)> = q.fetch_all().await.map_err(ch)?;
+    let nos: Vec<u64> = rows.iter().map(|r| r.3).collect();
+    let texts = raw_lines(c, &nos).await?;
+    Ok(rows
+        .into_iter()
+        .zip(texts)
+        .map(|((server, at, k, no), text)| LooseLine {
+            server,
+            at: Ts(at),
+            kind: match k.as_str() {
+                "other" => LooseKind::Other,
+                "session" => LooseKind::Session,
+                "notice" => LooseKind::Notice,
+                _ => LooseKind::Unparsed,
+            },
+            no,
+            line: text.unwrap_or_default(),
+        })
+        .collect())
+}
+
+/// The writer's checkpoints.
+pub(super) async fn checkpoints(
+    c: &clickhouse::Client,
+    writer: &str,
+) -> Result<Vec<Checkpoint>, StoreError> {
+    let rows: Vec<(i64, u32, String, u64, u64)> = c
+        .query("SELECT ident, ident_len, path, offset, lines FROM checkpoints FINAL WHERE writer = ? ORDER BY ident, ident_len")
+        .bind(writer)
+        .fetch_all()
+        .await
+        .map_err(ch)?;
+    Ok(rows
+        .into_iter()
+        .map(|(ident, ident_len, path, offset, lines)| Checkpoint {
+            ident,
+            ident_len,
+            path,
+            offset,
+            lines,
+        })
+        .collect())
+}
+
+/// The writer's next line number and correlator state, as last committed.
+pub(super) async fn state(
+    c: &clickhouse::Client,
+    writer: &str,
+) -> Result<Option<(u64, String)>, StoreError> {
+    c.query("SELECT next_line_no, state FROM writer_state FINAL WHERE writer = ?")
+        .bind(writer)
+        .fetch_optional()
+        .await
+        .map_err(ch)
+}
+
+/// What the database holds.
+pub(super) async fn stats(c: &clickhouse::Client) -> Result<StoreStats, StoreError> {
+    let (messages, recipients, open): (u64, u64, u64) = c
+        .query("SELECT count(), sum(length(rcpt)), countIf(open = 1) FROM messages FINAL")
+        .fetch_one()
+        .await
+        .map_err(ch)?;
+    let (loose, unparsed): (u64, u64) = c
+        .query("SELECT count(), countIf(kind = 'unparsed') FROM loose_lines FINAL")
+        .fetch_one()
+        .await
+        .map_err(ch)?;
+    Ok(StoreStats {
+        messages,
+        recipients,
+        open,
+        loose,
+        unparsed,
+    })
+}

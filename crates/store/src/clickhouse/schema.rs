@@ -1,0 +1,130 @@
+//! The ClickHouse schema, versioned: `mailtrace migrate` applies what a database lacks.
+//!
+//! Designed for ClickHouse rather than copied from the embedded store:
+//! - every table is partitioned by day (`toYYYYMMDD` of a `DateTime('UTC')` column), so a time
+//!   range reads only its days and retention drops whole partitions (18.16 has no TTL);
+//! - what changes (a message while it is queued, an input's checkpoint) is inserted again
+//!   with a higher version into a `ReplacingMergeTree`, and reads take the latest version
+//!   (`FINAL`); nothing is updated in place. A message keeps the partition of the day it was
+//!   received, so its versions merge;
+//! - `messages` is ordered by time (newest-first pages of a time range read in key order);
+//!   `message_keys` holds one row per searchable value (sender, sender domain, recipient,
+//!   recipient domain, original recipient, queue id, Message-ID, client) ordered by
+//!   (kind, key, time), so those searches read a key range and not every message;
+//! - raw lines have their own table, keyed by line number. Line numbers carry their writer
+//!   in the top 16 bits, so several writers number lines without asking each other;
+//! - times are `Int64` microseconds (the model's `Ts`; 18.16 has no `DateTime64`) beside a
+//!   `DateTime('UTC')` for partitions.
+//!
+//! Statements work on 18.16 and on current releases. `LowCardinality` needs
+//! `allow_experimental_low_cardinality_type` on 18.16 (the connection sets it where the server
+//! knows the setting).
+
+/// Each entry moves a database one version up; the statements of one entry run in order.
+pub(super) const MIGRATIONS: &[&[&str]] = &[&[
+    "CREATE TABLE IF NOT EXISTS messages (
+        id Int64,
+        version UInt64,
+        received DateTime('UTC'),
+        received_us Int64,
+        last_seen_us Int64,
+        writer LowCardinality(String),
+        server LowCardinality(String),
+        mta LowCardinality(String),
+        queue_id String,
+        message_id String,
+        sender Nullable(String),
+        sender_domain String,
+        subject String,
+        client_host String,
+        client_ip String,
+        status LowCardinality(String),
+        statuses UInt16,
+        open UInt8,
+        reason String,
+        size Nullable(UInt64),
+        parent_id Nullable(Int64),
+        bounce_of Nullable(Int64),
+        rcpt Array(String),
+        rcpt_domain Array(String),
+        orig_to Array(String),
+        relay Array(String),
+        response Array(String),
+        doc String
+     ) ENGINE = ReplacingMergeTree(version)
+     PARTITION BY toYYYYMMDD(received)
+     ORDER BY (received_us, id)",
+    "CREATE TABLE IF NOT EXISTS message_keys (
+        kind LowCardinality(String),
+        key String,
+        received DateTime('UTC'),
+        received_us Int64,
+        id Int64
+     ) ENGINE = ReplacingMergeTree
+     PARTITION BY toYYYYMMDD(received)
+     ORDER BY (kind, key, received_us, id)",
+    "CREATE TABLE IF NOT EXISTS raw_lines (
+        no UInt64,
+        at DateTime('UTC'),
+        at_us Int64,
+        timed UInt8,
+        server LowCardinality(String),
+        line String
+     ) ENGINE = ReplacingMergeTree
+     PARTITION BY toYYYYMMDD(at)
+     ORDER BY no",
+    "CREATE TABLE IF NOT EXISTS loose_lines (
+        at DateTime('UTC'),
+        at_us Int64,
+        no UInt64,
+        server LowCardinality(String),
+        kind LowCardinality(String)
+     ) ENGINE = ReplacingMergeTree
+     PARTITION BY toYYYYMMDD(at)
+     ORDER BY (at_us, no)",
+    "CREATE TABLE IF NOT EXISTS writers (
+        name String,
+        id UInt16,
+        registered DateTime('UTC')
+     ) ENGINE = ReplacingMergeTree
+     ORDER BY name",
+    "CREATE TABLE IF NOT EXISTS checkpoints (
+        writer String,
+        ident Int64,
+        ident_len UInt32,
+        version UInt64,
+        path String,
+        offset UInt64,
+        lines UInt64
+     ) ENGINE = ReplacingMergeTree(version)
+     ORDER BY (writer, ident, ident_len)",
+    "CREATE TABLE IF NOT EXISTS writer_state (
+        writer String,
+        version UInt64,
+        next_line_no UInt64,
+        state String
+     ) ENGINE = ReplacingMergeTree(version)
+     ORDER BY writer",
+]];
+
+/// The newest schema version.
+pub(super) const VERSION: u32 = MIGRATIONS.len() as u32;
+
+/// The table of applied versions (created first, outside the migrations).
+pub(super) const VERSIONS_TABLE: &str = "CREATE TABLE IF NOT EXISTS mailtrace_schema (
+        version UInt32,
+        applied DateTime('UTC')
+     ) ENGINE = ReplacingMergeTree
+     ORDER BY version";
+
+/// The tables of the newest schema (for checks and for `DROP` in tests).
+pub const TABLES: &[&str] = &[
+    "messages",
+    "message_keys",
+    "raw_lines",
+    "loose_lines",
+    "writers",
+    "checkpoints",
+    "writer_state",
+    "mailtrace_schema",
+];
