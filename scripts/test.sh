@@ -7,6 +7,8 @@
 #   - unpacks Exim 4 (tests/mta/exim/install.sh) for the real-Exim tests, and perl for its
 #     exigrep and eximstats; unpacks Sendmail 8 (tests/mta/sendmail/install.sh) for the
 #     real-Sendmail test;
+#   - installs Debian's ClickHouse server when missing and starts a private instance on
+#     127.0.0.1:18123 for the ClickHouse store's tests (stopped at the end);
 #   - runs `cargo test --workspace`; the real-Postfix test (tests/mta/postfix/run.sh) starts a
 #     private Postfix instance and smtp-sink servers on loopback and stops them by pid, the
 #     real-Exim test (tests/mta/exim/run.sh) a private Exim daemon the same way, the
@@ -50,6 +52,15 @@ if [ ! -d tests/web/node_modules ]; then
         echo "scripts/test.sh: npm not found: the dashboard test needs Node.js >= 20 and npm" >&2
     fi
 fi
+
+# ClickHouse for the ClickHouse store's tests (the store suite runs against it): Debian's
+# clickhouse-server (tests/clickhouse/install.sh), a private instance on loopback with its data
+# in a temporary directory, stopped by pid when the tests end.
+tests/clickhouse/install.sh >/dev/null 2>&1 || as_root tests/clickhouse/install.sh >/dev/null
+ch_dir=$(mktemp -d)
+trap 'tests/clickhouse/stop.sh "$ch_dir" --kill >/dev/null 2>&1; rm -rf "$ch_dir"' EXIT
+CH_HTTP_PORT=18123 CH_TCP_PORT=19000 tests/clickhouse/start.sh "$ch_dir" >/dev/null
+export MAILTRACE_TEST_CLICKHOUSE=http://127.0.0.1:18123
 
 # In CI the real-Postfix, real-Exim, real-Sendmail and dashboard tests must run, never skip.
 export CI="${CI:-}"

@@ -7,9 +7,21 @@ use std::path::PathBuf;
 #[derive(Parser, Debug)]
 #[command(name = "mailtrace", version, about, propagate_version = true)]
 pub struct Cli {
-    /// Store file (default: mailtrace.db in the user's data directory).
-    #[arg(long, global = true, env = "MAILTRACE_DB", value_name = "PATH")]
+    /// Store: a file (default: mailtrace.db in the user's data directory), or a ClickHouse
+    /// database, `clickhouse://[USER[:PASSWORD]@]HOST[:PORT]/DATABASE` (`https://` for TLS;
+    /// run `mailtrace migrate` first).
+    #[arg(
+        long,
+        visible_alias = "store",
+        global = true,
+        env = "MAILTRACE_DB",
+        value_name = "PATH|URL"
+    )]
     pub db: Option<PathBuf>,
+    /// Name of this writer in a shared ClickHouse store (its checkpoints, correlator state and
+    /// line numbers are its own): one per ingesting process [default: this machine's name].
+    #[arg(long, global = true, env = "MAILTRACE_WRITER", value_name = "NAME")]
+    pub writer: Option<String>,
     /// Time zone for displayed times and for dates given without zone (default: the system's).
     #[arg(long, global = true, env = "MAILTRACE_TZ", value_name = "ZONE")]
     pub tz: Option<String>,
@@ -46,6 +58,8 @@ pub enum Command {
     CheckConfig(ServeArgs),
     /// Print an Argon2id hash of a password (read from standard input) for a --users file.
     HashPassword,
+    /// Create or upgrade the schema of a ClickHouse store (--store clickhouse://...).
+    Migrate,
     /// Ingest a bundled real Postfix log into a temporary store, show what mailtrace finds,
     /// and serve the dashboard on it.
     Demo(DemoArgs),

@@ -16,6 +16,7 @@ use mailtrace_query::output::{
 };
 use mailtrace_query::{parse_instant, Filter, FilterParams, Paging};
 use mailtrace_serve::{Auth, Config, Opener, RetentionPolicy, Sources};
+use mailtrace_store::clickhouse::{ClickHouseStore, Location};
 use mailtrace_store::sqlite::SqliteStore;
 use mailtrace_store::{LooseFilter, Store};
 use std::io::{self, BufWriter, Write};
@@ -28,6 +29,9 @@ const DEMO_LOG: &str = include_str!("../../../testdata/postfix/harness.log");
 
 /// Run the command.
 pub fn run(cli: Cli) -> Result<ExitCode> {
+    if let Some(w) = &cli.writer {
+        let _ = WRITER.set(w.clone());
+    }
     // The configuration file may set the zone and the store of these two.
     match cli.command {
         Command::Serve(a) => return serve(&Settings::resolve(cli.db, cli.tz, &a)?),
@@ -71,6 +75,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Report(a) => report(Some(open_store(cli.db, false)?.as_ref()), &a, &tz),
         Command::Serve(_) | Command::CheckConfig(_) => unreachable!("handled above"),
         Command::HashPassword => hash_password(),
+        Command::Migrate => migrate(cli.db),
         Command::Demo(a) => demo(&a, &tz),
     }
 }
@@ -118,9 +123,7 @@ fn server_config(s: &Settings) -> Result<Config> {
 fn serve(s: &Settings) -> Result<ExitCode> {
     let config = server_config(s)?;
     // A server that ingests creates its store.
-    let path = store_path(s.db.clone(), config.sources.any())?;
-    let open: Box<Opener> =
-        Box::new(move || SqliteStore::open(&path).map(|s| Box::new(s) as Box<dyn Store>));
+    let open = opener(s.db.clone(), config.sources.any())?;
     mailtrace_serve::run_blocking(config, open, |b| {
         let addr = b.http;
         println!("mailtrace dashboard: http://{addr}/  (API: http://{addr}/api/v1/, Ctrl-C stops)");
@@ -151,7 +154,11 @@ fn check_config(db: Option<PathBuf>, tz: Option<String>, a: &ServeArgs) -> Resul
         Err(e) => problems.push(format!("{e:#}")),
     }
     let path = s.db.clone().unwrap_or_else(default_db);
-    if path.exists() {
+    if clickhouse_of(s.db.as_ref()).is_err() || clickhouse_of(s.db.as_ref())?.is_some() {
+        if let Err(e) = opener(s.db.clone(), false).and_then(|o| o().map_err(Into::into)) {
+            problems.push(format!("store: {e:#}"));
+        }
+    } else if path.exists() {
         if let Err(e) = SqliteStore::open(&path) {
             problems.push(format!("store {}: {e}", path.display()));
         }
@@ -243,8 +250,58 @@ fn store_path(db: Option<PathBuf>, create: bool) -> Result<PathBuf> {
     Ok(path)
 }
 
+/// `--writer`, when given.
+static WRITER: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+/// This process's writer name in a shared store.
+fn writer() -> String {
+    WRITER
+        .get()
+        .cloned()
+        .unwrap_or_else(mailtrace_ingest::local_host_name)
+}
+
+/// The ClickHouse store `db` names, if it names one.
+fn clickhouse_of(db: Option<&PathBuf>) -> Result<Option<Location>> {
+    let Some(s) = db.and_then(|p| p.to_str()) else {
+        return Ok(None);
+    };
+    let url = ["clickhouse://", "clickhouses://", "http://", "https://"]
+        .iter()
+        .any(|p| s.get(..p.len()).is_some_and(|h| h.eq_ignore_ascii_case(p)));
+    Ok(if url { Some(Location::parse(s)?) } else { None })
+}
+
 fn open_store(db: Option<PathBuf>, create: bool) -> Result<Box<dyn Store>> {
-    Ok(Box::new(SqliteStore::open(&store_path(db, create)?)?))
+    opener(db, create)?().map_err(Into::into)
+}
+
+/// Opens stores of `db` (a file, created when `create`, or a ClickHouse database).
+fn opener(db: Option<PathBuf>, create: bool) -> Result<Box<Opener>> {
+    if let Some(loc) = clickhouse_of(db.as_ref())? {
+        let writer = writer();
+        return Ok(Box::new(move || {
+            ClickHouseStore::open(&loc, &writer).map(|s| Box::new(s) as Box<dyn Store>)
+        }));
+    }
+    let path = store_path(db, create)?;
+    Ok(Box::new(move || {
+        SqliteStore::open(&path).map(|s| Box::new(s) as Box<dyn Store>)
+    }))
+}
+
+/// `migrate`: create or upgrade a ClickHouse store's schema.
+fn migrate(db: Option<PathBuf>) -> Result<ExitCode> {
+    let Some(loc) = clickhouse_of(db.as_ref())? else {
+        bail!("migrate is for ClickHouse stores (--store clickhouse://HOST:8123/DATABASE); a store file is upgraded when it is opened");
+    };
+    let (from, to) = ClickHouseStore::migrate(&loc)?;
+    if from == to {
+        println!("{loc}: schema version {to}, up to date");
+    } else {
+        println!("{loc}: schema version {from} -> {to}");
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Inputs of file arguments (`-` is standard input); fails before reading anything when one

@@ -216,7 +216,10 @@ fn read_file(path: &Path) -> Result<FileConfig> {
             *p = dir.join(&*p);
         }
     };
-    c.db.as_mut().map(fix);
+    // A ClickHouse URL is not a path.
+    c.db.as_mut()
+        .filter(|p| !p.to_str().is_some_and(|s| s.contains("://")))
+        .map(fix);
     c.users.as_mut().map(fix);
     c.follow.iter_mut().for_each(fix);
     Ok(c)

@@ -7,6 +7,7 @@ mod util;
 
 mod bad_input;
 mod cli;
+mod clickhouse;
 mod config;
 mod crash;
 mod exim_harness;
