@@ -133,3 +133,99 @@ fn line_numbers_from_one(s: &str) -> serde_json::Value {
     walk(&mut v, &mut |x| *x = (x.as_u64().unwrap() - min + 1).into());
     v
 }
+
+/// `tests/clickhouse/NAME.sh ARGS` (start or stop a private server).
+fn script(name: &str, args: &[&str], ports: (&str, &str)) {
+    let st = std::process::Command::new(root().join(format!("tests/clickhouse/{name}.sh")))
+        .args(args)
+        .env("CH_HTTP_PORT", ports.0)
+        .env("CH_TCP_PORT", ports.1)
+        .stdout(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(st.success(), "tests/clickhouse/{name}.sh {args:?}");
+}
+
+/// A server of the test's own, stopped (and its data removed) when dropped.
+struct OwnServer(tempfile::TempDir);
+
+impl Drop for OwnServer {
+    fn drop(&mut self) {
+        let d = self.0.path().to_str().unwrap().to_string();
+        script("stop", &[&d, "--kill"], ("18124", "19001"));
+    }
+}
+
+#[test]
+fn an_ingest_survives_a_clickhouse_restart_and_loses_nothing() {
+    if server().is_none() {
+        return;
+    }
+    let ports = ("18124", "19001");
+    let own = OwnServer(tempfile::tempdir().unwrap());
+    let d = own.0.path().to_str().unwrap().to_string();
+    script("start", &[&d], ports);
+    let store = "clickhouse://127.0.0.1:18124/restart";
+    let ch = Path::new(store);
+    ok(ch, &["migrate"]);
+
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("big.log");
+    crate::gen::replay(&root().join("testdata/postfix/harness.log"), &log, 100_000);
+    let log_s = log.to_str().unwrap();
+    let file = dir.path().join("reference.db");
+    ok(&file, &["ingest", "--quiet", "--year", "2026", log_s]);
+
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_mailtrace"))
+        .args([
+            "--store",
+            store,
+            "ingest",
+            "--quiet",
+            "--year",
+            "2026",
+            "--batch-lines",
+            "2000",
+            log_s,
+        ])
+        .env("TZ", "UTC")
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Once something is committed, kill the server without warning and start it again.
+    let mut polls = 0;
+    loop {
+        polls += 1;
+        assert!(polls < 6000, "the ingest never committed anything");
+        if let Some(st) = child.try_wait().unwrap() {
+            panic!("ingest finished ({st}) before the restart; use a bigger log");
+        }
+        let out = mailtrace(ch, &["stats"]);
+        if out.status.success() {
+            let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+            if v["messages"].as_u64().unwrap_or(0) > 0 {
+                break;
+            }
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    script("stop", &[&d, "--kill"], ports);
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    script("start", &[&d], ports);
+    let st = child.wait().unwrap();
+    assert!(
+        st.success(),
+        "the ingest waited for the server and finished: {st}"
+    );
+
+    assert_eq!(ok(ch, &["stats"]), ok(&file, &["stats"]));
+    let sorted = |db: &Path| {
+        let mut v: Vec<String> = ok(db, &["export", "--format", "json"])
+            .lines()
+            .map(str::to_string)
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(sorted(ch), sorted(&file));
+}
