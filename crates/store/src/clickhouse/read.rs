@@ -24,6 +24,15 @@ pub(super) async fn documents(
     docs.iter().map(|d| rows::message_of(d)).collect()
 }
 
+/// Key kinds as an SQL list (they are the constants of `rows::kind`, never input).
+pub(super) fn kind_list(kinds: &[&str]) -> String {
+    kinds
+        .iter()
+        .map(|k| format!("'{k}'"))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
 /// A message as lists show it: without its line numbers and timeline (only the message
 /// page reads those).
 pub(super) fn summary(mut m: Message) -> Message {
@@ -39,12 +48,14 @@ pub(super) async fn by_key(
     kinds: &[&str],
     key: &str,
 ) -> Result<Vec<(i64, i64)>, StoreError> {
-    c.query("SELECT DISTINCT id, received_us FROM message_keys WHERE has(?, kind) AND key = ?")
-        .bind(kinds.to_vec())
-        .bind(key)
-        .fetch_all()
-        .await
-        .map_err(ch)
+    c.query(&format!(
+        "SELECT DISTINCT id, received_us FROM message_keys WHERE kind IN ({}) AND key = ?",
+        kind_list(kinds)
+    ))
+    .bind(key)
+    .fetch_all()
+    .await
+    .map_err(ch)
 }
 
 /// Messages by (id, time), read through the sorting key.
@@ -55,12 +66,19 @@ async fn messages_at(
     if at.is_empty() {
         return Ok(Vec::new());
     }
-    let ids: Vec<i64> = at.iter().map(|a| a.0).collect();
-    let times: Vec<i64> = at.iter().map(|a| a.1).collect();
-    documents(c, "has(?, received_us) AND has(?, id)", |q| {
-        q.bind(times).bind(ids)
-    })
-    .await
+    // Numbers in the SQL text (an IN list uses the sorting key; a bound array would not).
+    let list = |f: fn(&(i64, i64)) -> i64| {
+        at.iter()
+            .map(|a| f(a).to_string())
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    let sql = format!(
+        "received_us IN ({}) AND id IN ({})",
+        list(|a| a.1),
+        list(|a| a.0)
+    );
+    documents(c, &sql, |q| q).await
 }
 
 /// One message, with its line numbers and timeline (without the lines' text).

@@ -10,7 +10,6 @@ use mailtrace_query::{AddressPattern, Filter, Paging};
 /// A value to bind, in the order of the `?` it replaces.
 enum Value {
     Str(String),
-    Strs(Vec<String>),
     Int(i64),
     UInt(u64),
 }
@@ -26,7 +25,6 @@ impl Where {
         for v in &self.values {
             q = match v {
                 Value::Str(s) => q.bind(s.as_str()),
-                Value::Strs(s) => q.bind(s.clone()),
                 Value::Int(i) => q.bind(*i),
                 Value::UInt(u) => q.bind(*u),
             };
@@ -52,9 +50,9 @@ fn build(f: &Filter) -> Result<Where, StoreError> {
     // A searchable value narrows the messages through `message_keys` (read in key order).
     let by_key = |kinds: &[&str], key: String, conds: &mut Vec<String>, values: &mut Vec<Value>| {
         conds.push(format!(
-            "id IN (SELECT id FROM message_keys WHERE has(?, kind) AND key = ?{time})"
+            "id IN (SELECT id FROM message_keys WHERE kind IN ({}) AND key = ?{time})",
+            super::read::kind_list(kinds)
         ));
-        values.push(Value::Strs(kinds.iter().map(|k| k.to_string()).collect()));
         values.push(Value::Str(key));
         for v in &time_values {
             values.push(match v {
