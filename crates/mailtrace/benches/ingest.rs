@@ -6,7 +6,9 @@
 //! pflogsumm on the same file when it is installed, and prints lines/s and peak RSS of both, then
 //! search latencies (p50/p95) on the resulting store.
 //!
-//! `MAILTRACE_BENCH_LINES` sets the size (default 1,000,000 lines).
+//! `MAILTRACE_BENCH_LINES` sets the size (default 1,000,000 lines). With
+//! `MAILTRACE_BENCH_CLICKHOUSE=http://HOST:8123` the same log is also ingested into a fresh
+//! ClickHouse database there, and the same queries run on both stores, side by side.
 
 #![allow(clippy::unwrap_used)]
 
@@ -22,7 +24,7 @@ use std::time::Instant;
 mod gen;
 mod measure;
 
-use measure::{latency, measure};
+use measure::{latency, latency_n, measure};
 
 fn main() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
@@ -72,6 +74,49 @@ fn main() {
     }
 
     let store = SqliteStore::open(&db).expect("open bench store");
+    println!("-- embedded store");
+    queries(&store);
+    let Ok(url) = std::env::var("MAILTRACE_BENCH_CLICKHOUSE") else {
+        println!("MAILTRACE_BENCH_CLICKHOUSE not set: no ClickHouse comparison");
+        return;
+    };
+    let url = format!(
+        "{}/mailtrace_bench",
+        url.trim_end_matches('/')
+            .replacen("http://", "clickhouse://", 1)
+    );
+    let bin = env!("CARGO_BIN_EXE_mailtrace");
+    let _ = Command::new("curl")
+        .args(["-s", "-d", "DROP DATABASE IF EXISTS mailtrace_bench"])
+        .arg(
+            url.replacen("clickhouse://", "http://", 1)
+                .replace("/mailtrace_bench", "/"),
+        )
+        .status();
+    assert!(Command::new(bin)
+        .args(["--store", &url, "migrate"])
+        .status()
+        .expect("migrate")
+        .success());
+    let theirs = measure(
+        Command::new(bin)
+            .args(["--store", &url, "ingest", "--quiet", "--json"])
+            .arg(&log),
+    );
+    println!(
+        "mailtrace ingest (ClickHouse): {:>8.0} lines/s  {:>6.2} s  peak RSS {:>6.1} MB (mailtrace only)",
+        lines as f64 / theirs.wall.as_secs_f64(),
+        theirs.wall.as_secs_f64(),
+        theirs.peak_rss_kb as f64 / 1024.0
+    );
+    let loc = mailtrace_store::clickhouse::Location::parse(&url).expect("url");
+    let ch = mailtrace_store::clickhouse::ClickHouseStore::open(&loc, "bench").expect("open");
+    println!("-- ClickHouse store");
+    queries(&ch);
+}
+
+/// The searches of the dashboard, timed on `store`.
+fn queries(store: &dyn Store) {
     let stats = store.stats().expect("stats");
     println!(
         "store: {} messages, {} recipients, {} still queued",
@@ -155,4 +200,16 @@ fn main() {
             .map_or(0, |m| m.lines.len() as u64)
     });
     println!("message detail (get)          p50 {p50:>8.2} ms  p95 {p95:>8.2} ms");
+    let month = Filter {
+        since: Some(mailtrace_model::Ts(newest.0 - 30 * 86_400_000_000)),
+        ..Filter::default()
+    };
+    let (p50, p95, _) = latency_n(5, || {
+        store
+            .report(&month, &jiff::tz::TimeZone::UTC, 15)
+            .expect("report")
+            .totals
+            .received
+    });
+    println!("statistics of 30 days (report) p50 {p50:>8.2} ms  p95 {p95:>8.2} ms");
 }

@@ -46,10 +46,16 @@ pub fn measure(cmd: &mut Command) -> Measured {
 }
 
 /// p50 and p95 in milliseconds of 40 runs of `f`, and its last result.
-pub fn latency(mut f: impl FnMut() -> u64) -> (f64, f64, u64) {
+pub fn latency(f: impl FnMut() -> u64) -> (f64, f64, u64) {
+    latency_n(40, f)
+}
+
+/// [`latency`] over `n` runs (for slow queries).
+#[allow(dead_code)] // not every bench uses it
+pub fn latency_n(n: usize, mut f: impl FnMut() -> u64) -> (f64, f64, u64) {
     let mut v = Vec::new();
     let mut last = 0;
-    for _ in 0..40 {
+    for _ in 0..n {
         let t = Instant::now();
         last = f();
         v.push(t.elapsed().as_secs_f64() * 1000.0);
