@@ -11,17 +11,65 @@ use mailtrace_query::Paging;
 /// Line numbers per query (keeps the SQL text well under the server's size limit).
 const NOS_PER_QUERY: usize = 10_000;
 
-/// The documents of messages (latest versions), newest first.
+/// Messages read at a time by their keys (keeps the SQL text well under the size limit).
+const KEYS_PER_QUERY: usize = 2_000;
+
+/// The keys `(received_us, id)` of the messages (latest versions) matching `where_sql`,
+/// newest first, a page of them or all. Only the key and the filtered columns are read: a
+/// `FINAL` that also read the documents would read every document of the table.
+pub(super) async fn keys(
+    c: &clickhouse::Client,
+    where_sql: &str,
+    bind: impl FnOnce(clickhouse::query::Query) -> clickhouse::query::Query,
+    paging: Option<Paging>,
+) -> Result<Vec<(i64, i64)>, StoreError> {
+    let page = paging.map_or(String::new(), |p| {
+        format!(" LIMIT {} OFFSET {}", p.limit, p.offset())
+    });
+    let q = c.query(&format!(
+        "SELECT received_us, id FROM messages FINAL WHERE {where_sql} ORDER BY received_us DESC, id DESC{page}"
+    ));
+    bind(q).fetch_all().await.map_err(ch)
+}
+
+/// The documents of the messages with these keys, in the same order.
+pub(super) async fn docs_at(
+    c: &clickhouse::Client,
+    at: &[(i64, i64)],
+) -> Result<Vec<Message>, StoreError> {
+    let mut out = Vec::with_capacity(at.len());
+    for part in at.chunks(KEYS_PER_QUERY) {
+        // Numbers in the SQL text: a tuple IN list on the sorting key reads only those rows.
+        let list = part
+            .iter()
+            .map(|(t, id)| format!("({t},{id})"))
+            .collect::<Vec<_>>()
+            .join(",");
+        let rows: Vec<(i64, i64, String)> = c
+            .query(&format!(
+                "SELECT received_us, id, doc FROM messages FINAL WHERE (received_us, id) IN ({list})"
+            ))
+            .fetch_all()
+            .await
+            .map_err(ch)?;
+        let mut by_key: std::collections::HashMap<(i64, i64), String> =
+            rows.into_iter().map(|(t, id, d)| ((t, id), d)).collect();
+        for k in part {
+            if let Some(d) = by_key.remove(k) {
+                out.push(rows::message_of(&d)?);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The documents of messages (latest versions) matching `where_sql`, newest first.
 pub(super) async fn documents(
     c: &clickhouse::Client,
     where_sql: &str,
     bind: impl FnOnce(clickhouse::query::Query) -> clickhouse::query::Query,
 ) -> Result<Vec<Message>, StoreError> {
-    let q = c.query(&format!(
-        "SELECT doc FROM messages FINAL WHERE {where_sql} ORDER BY received_us DESC, id DESC"
-    ));
-    let docs: Vec<String> = bind(q).fetch_all().await.map_err(ch)?;
-    docs.iter().map(|d| rows::message_of(d)).collect()
+    docs_at(c, &keys(c, where_sql, bind, None).await?).await
 }
 
 /// Key kinds as an SQL list (they are the constants of `rows::kind`, never input).
@@ -58,27 +106,15 @@ pub(super) async fn by_key(
     .map_err(ch)
 }
 
-/// Messages by (id, time), read through the sorting key.
+/// Messages by (id, time), newest first.
 async fn messages_at(
     c: &clickhouse::Client,
     at: &[(i64, i64)],
 ) -> Result<Vec<Message>, StoreError> {
-    if at.is_empty() {
-        return Ok(Vec::new());
-    }
-    // Numbers in the SQL text (an IN list uses the sorting key; a bound array would not).
-    let list = |f: fn(&(i64, i64)) -> i64| {
-        at.iter()
-            .map(|a| f(a).to_string())
-            .collect::<Vec<_>>()
-            .join(",")
-    };
-    let sql = format!(
-        "received_us IN ({}) AND id IN ({})",
-        list(|a| a.1),
-        list(|a| a.0)
-    );
-    documents(c, &sql, |q| q).await
+    let mut keys: Vec<(i64, i64)> = at.iter().map(|&(id, t)| (t, id)).collect();
+    keys.sort_unstable_by(|a, b| b.cmp(a));
+    keys.dedup();
+    docs_at(c, &keys).await
 }
 
 /// One message, with its line numbers and timeline (without the lines' text).

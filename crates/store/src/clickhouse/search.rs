@@ -2,6 +2,7 @@
 //! it on the client, since 18.16 has no server-side parameters), never pasted.
 
 use super::conn::ch;
+use super::read;
 use super::rows::{self, kind};
 use crate::{Facets, SearchResult, StoreError};
 use mailtrace_model::Message;
@@ -50,7 +51,7 @@ fn build(f: &Filter) -> Result<Where, StoreError> {
     // A searchable value narrows the messages through `message_keys` (read in key order).
     let by_key = |kinds: &[&str], key: String, conds: &mut Vec<String>, values: &mut Vec<Value>| {
         conds.push(format!(
-            "id IN (SELECT id FROM message_keys WHERE kind IN ({}) AND key = ?{time})",
+            "(received_us, id) IN (SELECT received_us, id FROM message_keys WHERE kind IN ({}) AND key = ?{time})",
             super::read::kind_list(kinds)
         ));
         values.push(Value::Str(key));
@@ -176,39 +177,27 @@ pub(super) async fn search(
         .fetch_one()
         .await
         .map_err(ch)?;
-    let docs: Vec<String> = w
-        .bind(c.query(&format!(
-            "SELECT doc FROM messages FINAL WHERE {} ORDER BY received_us DESC, id DESC LIMIT {} OFFSET {}",
-            w.sql,
-            paging.limit,
-            paging.offset()
-        )))
-        .fetch_all()
-        .await
-        .map_err(ch)?;
-    let messages = docs
-        .iter()
-        .map(|d| rows::message_of(d).map(super::read::summary))
-        .collect::<Result<Vec<Message>, StoreError>>()?;
+    let page = read::keys(c, &w.sql, |q| w.bind(q), Some(paging)).await?;
+    let messages = read::docs_at(c, &page)
+        .await?
+        .into_iter()
+        .map(read::summary)
+        .collect();
     Ok(SearchResult { total, messages })
 }
 
-/// Every match, newest first, streamed.
+/// Every match, newest first, a part at a time.
 pub(super) async fn export(
     c: &clickhouse::Client,
     f: &Filter,
     each: &mut dyn FnMut(Message) -> std::io::Result<()>,
 ) -> Result<(), StoreError> {
     let w = build(f)?;
-    let mut cursor = w
-        .bind(c.query(&format!(
-            "SELECT doc FROM messages FINAL WHERE {} ORDER BY received_us DESC, id DESC",
-            w.sql
-        )))
-        .fetch::<String>()
-        .map_err(ch)?;
-    while let Some(doc) = cursor.next().await.map_err(ch)? {
-        each(super::read::summary(rows::message_of(&doc)?))?;
+    let all = read::keys(c, &w.sql, |q| w.bind(q), None).await?;
+    for part in all.chunks(1_000) {
+        for m in read::docs_at(c, part).await? {
+            each(read::summary(m))?;
+        }
     }
     Ok(())
 }
