@@ -20,6 +20,7 @@
 #![deny(missing_docs)]
 
 pub mod clickhouse;
+mod rollup;
 pub mod sqlite;
 pub mod suite;
 

@@ -17,6 +17,7 @@
 
 mod conn;
 mod read;
+mod report;
 mod rows;
 pub mod schema;
 mod search;
@@ -35,12 +36,21 @@ use conn::ch;
 use mailtrace_correlate::LooseLine;
 use mailtrace_model::{LineNo, Message};
 use mailtrace_query::{Filter, Paging};
+use std::collections::HashMap;
+use std::sync::Mutex;
 
 /// Bits of a line number below the writer's id: 2^42 lines per writer, and numbers stay
 /// below 2^52, exact in a JavaScript number.
 const WRITER_SHIFT: u32 = 42;
 /// Writer ids run from 1 to this.
 const MAX_WRITER: u64 = 1023;
+
+/// Bits of a message version below the line number its batch ended at.
+const VERSION_SHIFT: u32 = 12;
+
+/// A queued message not written for this long (log time) is forgotten by the correlator
+/// (its `message_idle`, with a day to spare): so is its entry in `queued`.
+const QUEUED_IDLE: i64 = 7 * 86_400 * 1_000_000;
 
 /// A ClickHouse store, as one writer (see the module documentation).
 pub struct ClickHouseStore {
@@ -51,8 +61,36 @@ pub struct ClickHouseStore {
     writer_id: u64,
     /// Version of the writer's last commit (checkpoints and state carry it).
     seq: u64,
-    /// Batches waiting for their commit.
-    pending: Vec<WriteBatch>,
+    /// The newest message version committed.
+    last_version: u64,
+    /// What the batches since the last commit wrote.
+    pending: Pending,
+    /// The last version written of each message still queued, whose statistics are taken
+    /// back when it is written again (as of the last commit: changes after it are staged).
+    queued: Mutex<HashMap<i64, Message>>,
+    /// Commits that failed after inserting statistics, listed with the next commit.
+    abandoned: Vec<u64>,
+    /// Rows past which pending batches are inserted before their commit.
+    flush_rows: usize,
+}
+
+/// The batches since the last commit.
+#[derive(Default)]
+struct Pending {
+    /// A batch was written.
+    any: bool,
+    /// Rows not inserted yet.
+    rows: write::Rows,
+    /// Rows were inserted already (a failure abandons the commit).
+    flushed: bool,
+    checkpoints: Vec<Checkpoint>,
+    state: Option<String>,
+    /// The line number after the last raw line (0 when none).
+    next_no: LineNo,
+    /// The newest message version given.
+    last_version: u64,
+    /// Messages written: `Some` while queued (the version written), `None` when finished.
+    staged: HashMap<i64, Option<Message>>,
 }
 
 impl ClickHouseStore {
@@ -71,7 +109,7 @@ impl ClickHouseStore {
     /// `mailtrace migrate`), or no writer id is free.
     pub fn open(loc: &Location, writer: &str) -> Result<ClickHouseStore, StoreError> {
         let rt = runtime()?;
-        let (client, writer_id, seq) = rt.block_on(async {
+        let (client, writer_id, seq, last_version) = rt.block_on(async {
             let server = conn::Server::probe(&loc.server_client()).await?;
             let client = server.client(loc);
             let version = conn::applied(&client).await.map_err(|e| StoreError::Corrupt {
@@ -96,13 +134,31 @@ impl ClickHouseStore {
                 });
             }
             let id = register(&client, writer).await?;
-            let seq: u64 = client
+            let committed: u64 = client
                 .query("SELECT max(version) FROM writer_state WHERE writer = ?")
                 .bind(writer)
                 .fetch_one()
                 .await
                 .map_err(ch)?;
-            Ok((client, id, seq))
+            // Statistics of commits after the last one that completed do not count; their
+            // numbers are not used again.
+            let used: u64 = client
+                .query("SELECT max(seq) FROM stats WHERE writer = ?")
+                .bind(writer)
+                .fetch_one()
+                .await
+                .map_err(ch)?;
+            let abandoned: Vec<rows::AbandonedRow> = (committed + 1..=used)
+                .map(|seq| rows::AbandonedRow {
+                    writer: writer.to_string(),
+                    seq,
+                })
+                .collect();
+            write::insert(&client, "abandoned", &abandoned).await?;
+            let last_version = read::state(&client, writer)
+                .await?
+                .map_or(0, |s| s.last_version);
+            Ok((client, id, committed.max(used), last_version))
         })?;
         Ok(ClickHouseStore {
             rt,
@@ -111,7 +167,11 @@ impl ClickHouseStore {
             writer: writer.to_string(),
             writer_id,
             seq,
-            pending: Vec::new(),
+            last_version,
+            pending: Pending::default(),
+            queued: Mutex::new(HashMap::new()),
+            abandoned: Vec::new(),
+            flush_rows: write::FLUSH_ROWS,
         })
     }
 
@@ -168,25 +228,117 @@ async fn register(c: &clickhouse::Client, writer: &str) -> Result<u64, StoreErro
 }
 
 impl Store for ClickHouseStore {
-    fn write(&mut self, batch: WriteBatch) -> Result<(), StoreError> {
+    fn write(&mut self, mut batch: WriteBatch) -> Result<(), StoreError> {
+        let p = &mut self.pending;
+        p.any = true;
+        p.checkpoints.extend(batch.checkpoint.take());
+        if batch.state.is_some() {
+            p.state = batch.state.take();
+        }
+        // The version: where the batch ends in the input, so the same for the same input
+        // however it was cut into commits, and growing.
+        let end = if batch.raw.count > 0 {
+            p.next_no = p.next_no.max(batch.raw.next_no());
+            batch.raw.next_no()
+        } else {
+            0
+        };
+        let version = (end << VERSION_SHIFT).max(p.last_version.max(self.last_version) + 1);
+        p.rows.lines(&batch)?;
+        // The last of each message in the batch (the earlier ones never were).
+        let mut last: HashMap<i64, usize> = HashMap::with_capacity(batch.messages.len());
+        for (i, m) in batch.messages.iter().enumerate() {
+            last.insert(m.id, i);
+        }
+        let queued = self.queued.lock().unwrap_or_else(|e| e.into_inner());
+        for (i, mut m) in std::mem::take(&mut batch.messages).into_iter().enumerate() {
+            if last.get(&m.id) != Some(&i) {
+                continue;
+            }
+            let previous = match p.staged.get(&m.id) {
+                Some(staged) => staged.as_ref(),
+                None => queued.get(&m.id),
+            };
+            if let Some(old) = previous {
+                p.rows.sums.message(old, -1);
+            }
+            p.rows.message(&m, &self.writer, version)?;
+            p.last_version = version;
+            m.lines = Vec::new();
+            p.staged.insert(m.id, m.open.then_some(m));
+        }
+        drop(queued);
+        let seq = self.seq + 1;
         if batch.pending {
-            self.pending.push(batch);
+            if p.rows.len() >= self.flush_rows {
+                p.flushed = true;
+                let flushed = self
+                    .rt
+                    .block_on(p.rows.flush(&self.client, &self.writer, seq));
+                return flushed;
+            }
             return Ok(());
         }
-        let mut batches = std::mem::take(&mut self.pending);
-        batches.push(batch);
-        self.seq += 1;
-        let seq = self.seq;
-        let r = self.block_on(write::commit(&self.client, &self.writer, seq, &batches));
-        if r.is_err() {
+        let p = std::mem::take(&mut self.pending);
+        let Pending {
+            mut rows,
+            checkpoints,
+            state,
+            next_no,
+            last_version,
+            staged,
+            ..
+        } = p;
+        let r = self.rt.block_on(async {
+            rows.flush(&self.client, &self.writer, seq).await?;
+            write::commit(
+                &self.client,
+                write::Commit {
+                    writer: &self.writer,
+                    seq,
+                    checkpoints: &checkpoints,
+                    state,
+                    next_line_no: next_no,
+                    last_version,
+                    abandoned: &self.abandoned,
+                },
+            )
+            .await
+        });
+        // The number is used either way: statistics of a failed commit may be in.
+        self.seq = seq;
+        if let Err(e) = r {
             // Not committed: a retry by the caller starts from its last commit.
-            self.seq -= 1;
+            self.abandoned.push(seq);
+            return Err(e);
         }
-        r
+        self.abandoned.clear();
+        self.last_version = self.last_version.max(last_version);
+        let queued = self.queued.get_mut().unwrap_or_else(|e| e.into_inner());
+        let mut newest = 0;
+        for (id, m) in staged {
+            match m {
+                Some(m) => {
+                    newest = newest.max(m.last_seen.0);
+                    queued.insert(id, m);
+                }
+                None => {
+                    queued.remove(&id);
+                }
+            }
+        }
+        if newest > 0 {
+            queued.retain(|_, m| newest - m.last_seen.0 <= QUEUED_IDLE);
+        }
+        Ok(())
     }
 
     fn rollback(&mut self) -> Result<(), StoreError> {
-        self.pending.clear();
+        let p = std::mem::take(&mut self.pending);
+        if p.flushed {
+            self.seq += 1;
+            self.abandoned.push(self.seq);
+        }
         Ok(())
     }
 
@@ -196,20 +348,16 @@ impl Store for ClickHouseStore {
 
     fn correlator_state(&self) -> Result<Option<String>, StoreError> {
         self.block_on(read::state(&self.client, &self.writer))
-            .map(|s| s.map(|(_, state)| state).filter(|s| !s.is_empty()))
+            .map(|s| s.map(|s| s.state).filter(|s| !s.is_empty()))
     }
 
     fn next_line_no(&self) -> Result<LineNo, StoreError> {
         let first = self.first_line_no();
         let committed = self
             .block_on(read::state(&self.client, &self.writer))?
-            .map_or(first, |(next, _)| next.max(first));
+            .map_or(first, |s| s.next_line_no.max(first));
         // Lines of pending batches are numbered already.
-        Ok(self
-            .pending
-            .iter()
-            .map(|b| b.raw.next_no())
-            .fold(committed, u64::max))
+        Ok(committed.max(self.pending.next_no))
     }
 
     fn raw_lines(&self, nos: &[LineNo]) -> Result<Vec<Option<String>>, StoreError> {
@@ -255,7 +403,16 @@ impl Store for ClickHouseStore {
 
     fn open_messages(&self) -> Result<Vec<Message>, StoreError> {
         // This writer's: the servers it wrote (others resume their own).
-        self.block_on(read::open_messages(&self.client, &self.writer))
+        let open = self.block_on(read::open_messages(
+            &self.client,
+            &self.writer,
+            self.last_version,
+        ))?;
+        let mut queued = self.queued.lock().unwrap_or_else(|e| e.into_inner());
+        for m in &open {
+            queued.insert(m.id, m.clone());
+        }
+        Ok(open)
     }
 
     fn search(&self, filter: &Filter, paging: Paging) -> Result<SearchResult, StoreError> {
@@ -319,7 +476,10 @@ impl Store for ClickHouseStore {
         tz: &jiff::tz::TimeZone,
         top: usize,
     ) -> Result<mailtrace_report::Report, StoreError> {
-        crate::report_from_messages(self, filter, tz, top)
+        match crate::rollup::Range::of(filter) {
+            Some(range) => self.block_on(report::report(&self.client, &range, tz, top)),
+            None => crate::report_from_messages(self, filter, tz, top),
+        }
     }
 
     fn facets(&self, limit: usize) -> Result<Facets, StoreError> {
@@ -327,7 +487,7 @@ impl Store for ClickHouseStore {
     }
 
     fn purge(&mut self, r: &Retention) -> Result<Purged, StoreError> {
-        if !self.pending.is_empty() {
+        if self.pending.any {
             return Err(StoreError::Misuse(
                 "purge between uncommitted batches of an ingest",
             ));

@@ -63,15 +63,6 @@ pub(super) async fn docs_at(
     Ok(out)
 }
 
-/// The documents of messages (latest versions) matching `where_sql`, newest first.
-pub(super) async fn documents(
-    c: &clickhouse::Client,
-    where_sql: &str,
-    bind: impl FnOnce(clickhouse::query::Query) -> clickhouse::query::Query,
-) -> Result<Vec<Message>, StoreError> {
-    docs_at(c, &keys(c, where_sql, bind, None).await?).await
-}
-
 /// Key kinds as an SQL list (they are the constants of `rows::kind`, never input).
 pub(super) fn kind_list(kinds: &[&str]) -> String {
     kinds
@@ -156,8 +147,31 @@ pub(super) async fn related(c: &clickhouse::Client, id: i64) -> Result<Vec<Messa
 pub(super) async fn open_messages(
     c: &clickhouse::Client,
     writer: &str,
+    last_version: u64,
 ) -> Result<Vec<Message>, StoreError> {
-    documents(c, "open = 1 AND writer = ?", |q| q.bind(writer)).await
+    // As of the writer's last commit: versions of a commit that failed half-way are newer
+    // (and written again by the resumed ingest).
+    let rows: Vec<(u8, String)> = c
+        .query(
+            "SELECT open, doc FROM messages \
+             WHERE writer = ? AND version <= ? AND id IN \
+               (SELECT id FROM messages WHERE writer = ? AND open = 1 AND version <= ?) \
+             ORDER BY id, version DESC LIMIT 1 BY id",
+        )
+        .bind(writer)
+        .bind(last_version)
+        .bind(writer)
+        .bind(last_version)
+        .fetch_all()
+        .await
+        .map_err(ch)?;
+    let mut open = rows
+        .into_iter()
+        .filter(|(open, _)| *open == 1)
+        .map(|(_, doc)| rows::message_of(&doc))
+        .collect::<Result<Vec<_>, _>>()?;
+    open.sort_by_key(|m| std::cmp::Reverse((m.received_at, m.id)));
+    Ok(open)
 }
 
 /// The text of raw lines, in the order asked.
@@ -313,8 +327,8 @@ pub(super) async fn checkpoints(
 pub(super) async fn state(
     c: &clickhouse::Client,
     writer: &str,
-) -> Result<Option<(u64, String)>, StoreError> {
-    c.query("SELECT next_line_no, state FROM writer_state FINAL WHERE writer = ?")
+) -> Result<Option<rows::WriterState>, StoreError> {
+    c.query("SELECT next_line_no, last_version, state FROM writer_state FINAL WHERE writer = ?")
         .bind(writer)
         .fetch_optional()
         .await

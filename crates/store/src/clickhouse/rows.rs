@@ -106,13 +106,47 @@ pub(super) struct CheckpointRow {
     pub lines: u64,
 }
 
-/// A writer's correlator state and next line number.
+/// A writer's correlator state, next line number and newest message version.
 #[derive(Debug, Row, Serialize, Deserialize)]
 pub(super) struct StateRow {
     pub writer: String,
     pub version: u64,
     pub next_line_no: u64,
+    pub last_version: u64,
     pub state: String,
+}
+
+/// What [`StateRow`] says of a writer, read back.
+#[derive(Debug, Default, Row, Deserialize)]
+pub(super) struct WriterState {
+    pub next_line_no: u64,
+    pub last_version: u64,
+    pub state: String,
+}
+
+/// Sums of a commit of a writer, for statistics (`crate::rollup`).
+#[derive(Debug, Row, Serialize)]
+pub(super) struct StatRow {
+    pub at: u32,
+    pub hour: i64,
+    pub dim: u8,
+    pub server: String,
+    pub sdom: String,
+    pub key: String,
+    pub writer: String,
+    pub seq: u64,
+    pub part: u32,
+    pub n: i64,
+    pub bytes: i64,
+    pub sum: f64,
+    pub max: f64,
+}
+
+/// A commit that failed after some of its statistics were inserted: they do not count.
+#[derive(Debug, Row, Serialize)]
+pub(super) struct AbandonedRow {
+    pub writer: String,
+    pub seq: u64,
 }
 
 /// The rows of one version of a message: itself and its searchable values.

@@ -13,6 +13,14 @@
 //!   (kind, key, time), so those searches read a key range and not every message;
 //! - raw lines have their own table, keyed by line number. Line numbers carry their writer
 //!   in the top 16 bits, so several writers number lines without asking each other;
+//! - statistics are the sums of each commit (`stats`, per hour, server, sender domain,
+//!   dimension and key, as the embedded store's rollups), tagged with the writer, commit and
+//!   insert within the commit;
+//!   a report sums them in the server. Sums of a commit that failed half-way are listed in
+//!   `abandoned` and left out, so that a commit repeated after a failure counts once;
+//! - a message's version is the line number its batch ended at (shifted, plus a counter),
+//!   so the version written for the same input is the same whatever the commit boundaries,
+//!   and a writer resuming after a crash reads the queued messages as of its last commit;
 //! - times are `Int64` microseconds (the model's `Ts`; 18.16 has no `DateTime64`) beside a
 //!   `DateTime('UTC')` for partitions.
 //!
@@ -102,9 +110,32 @@ pub(super) const MIGRATIONS: &[&[&str]] = &[&[
         writer String,
         version UInt64,
         next_line_no UInt64,
+        last_version UInt64,
         state String
      ) ENGINE = ReplacingMergeTree(version)
      ORDER BY writer",
+    "CREATE TABLE IF NOT EXISTS stats (
+        at DateTime('UTC'),
+        hour Int64,
+        dim UInt8,
+        server LowCardinality(String),
+        sdom String,
+        key String,
+        writer LowCardinality(String),
+        seq UInt64,
+        part UInt32,
+        n Int64,
+        bytes Int64,
+        sum Float64,
+        max Float64
+     ) ENGINE = ReplacingMergeTree
+     PARTITION BY toYYYYMMDD(at)
+     ORDER BY (hour, dim, server, sdom, key, writer, seq, part)",
+    "CREATE TABLE IF NOT EXISTS abandoned (
+        writer String,
+        seq UInt64
+     ) ENGINE = ReplacingMergeTree
+     ORDER BY (writer, seq)",
 ]];
 
 /// The newest schema version.
@@ -126,5 +157,7 @@ pub const TABLES: &[&str] = &[
     "writers",
     "checkpoints",
     "writer_state",
+    "stats",
+    "abandoned",
     "mailtrace_schema",
 ];

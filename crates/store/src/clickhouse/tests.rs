@@ -129,3 +129,153 @@ fn writers_have_their_own_line_numbers_checkpoints_and_state() {
     );
     assert!(na < (1 << 52) && nb < (1 << 52), "exact in JSON numbers");
 }
+
+#[test]
+fn reports_come_from_the_stats_table() {
+    let Some(url) = server() else { return };
+    let loc = fresh(&url);
+    let mut store = ClickHouseStore::open(&loc, "suite").unwrap();
+    crate::suite::report_matches_the_messages(&mut store);
+    let rows: u64 = store
+        .block_on(async {
+            store
+                .client
+                .query("SELECT count() FROM stats")
+                .fetch_one()
+                .await
+                .map_err(ch)
+        })
+        .unwrap();
+    assert!(rows > 10, "{rows} stats rows");
+    // Taken away, the report is empty: it was read from them.
+    store
+        .block_on(async {
+            store
+                .client
+                .query("TRUNCATE TABLE stats")
+                .execute()
+                .await
+                .map_err(ch)
+        })
+        .unwrap();
+    let tz = jiff::tz::TimeZone::UTC;
+    let r = store.report(&Filter::default(), &tz, 10).unwrap();
+    assert_eq!(r.totals.deferrals, 0);
+    assert_eq!(
+        crate::report_from_messages(&store, &Filter::default(), &tz, 10)
+            .unwrap()
+            .totals
+            .deferrals,
+        1
+    );
+}
+
+/// A writer killed after part of a commit was inserted (a flush of pending rows) resumes as
+/// of its last commit: the queued message as it was then, and the half commit's statistics
+/// left out, so that writing the same input again counts it once.
+#[test]
+fn a_half_commit_is_written_again_and_counted_once() {
+    use crate::suite::sample;
+    use mailtrace_model::Status;
+    let Some(url) = server() else { return };
+    let loc = fresh(&url);
+    let tz = jiff::tz::TimeZone::UTC;
+    let queued = || {
+        let mut m = sample(1, "mx1", "AAA1", 1_000);
+        m.open = true;
+        m.status = Status::Deferred;
+        m.recipients[0].status = Status::Deferred;
+        m
+    };
+    let batch = |s: &ClickHouseStore, m: Vec<Message>, line: &str, pending: bool| {
+        let mut raw = crate::RawLines::starting_at(s.next_line_no().unwrap());
+        raw.push_at(line, m[0].last_seen);
+        WriteBatch {
+            raw,
+            messages: m,
+            pending,
+            state: (!pending).then(|| "{}".to_string()),
+            ..WriteBatch::default()
+        }
+    };
+    {
+        let mut s = ClickHouseStore::open(&loc, "w").unwrap();
+        let b = batch(
+            &s,
+            vec![queued()],
+            "Jan  1 00:16:40 mx1 postfix/qmgr[1]: AAA1: queued",
+            false,
+        );
+        s.write(b).unwrap();
+    }
+    let finished = |s: &ClickHouseStore| {
+        let mut m = s.open_messages().unwrap().pop().expect("still queued");
+        m.open = false;
+        m.status = Status::Delivered;
+        m.recipients[0].status = Status::Delivered;
+        m
+    };
+    let line = "Jan  1 00:20:00 mx1 postfix/qmgr[1]: AAA1: removed";
+    {
+        // Inserted before its commit, then the writer dies.
+        let mut s = ClickHouseStore::open(&loc, "w").unwrap();
+        s.flush_rows = 1;
+        let b = batch(
+            &s,
+            vec![finished(&s), sample(2, "mx1", "AAA2", 1_100)],
+            line,
+            true,
+        );
+        s.write(b).unwrap();
+        assert!(s.pending.flushed);
+    }
+    let mut s = ClickHouseStore::open(&loc, "w").unwrap();
+    let open = s.open_messages().unwrap();
+    assert_eq!(open.len(), 1, "queued as of the last commit");
+    assert_eq!(open[0].status, Status::Deferred);
+    let b = batch(
+        &s,
+        vec![finished(&s), sample(2, "mx1", "AAA2", 1_100)],
+        line,
+        false,
+    );
+    s.write(b).unwrap();
+    let kept = s.report(&Filter::default(), &tz, 10).unwrap();
+    let read = crate::report_from_messages(&s, &Filter::default(), &tz, 10).unwrap();
+    assert_eq!(kept.totals, read.totals);
+    assert_eq!(kept.totals.delivered, 2, "{:?}", kept.totals);
+    assert_eq!(kept.totals.received, 2, "{:?}", kept.totals);
+    assert_eq!(kept.totals.still_queued, 0, "{:?}", kept.totals);
+    assert!(s.open_messages().unwrap().is_empty());
+}
+
+/// Pending batches inserted one by one before their commit count like one commit.
+#[test]
+fn statistics_of_a_commit_inserted_in_parts_all_count() {
+    use crate::suite::sample;
+    let Some(url) = server() else { return };
+    let loc = fresh(&url);
+    let tz = jiff::tz::TimeZone::UTC;
+    let mut s = ClickHouseStore::open(&loc, "w").unwrap();
+    s.flush_rows = 1;
+    for i in 1..=3 {
+        let mut raw = crate::RawLines::starting_at(s.next_line_no().unwrap());
+        raw.push_at(
+            "Jan  1 00:16:40 mx1 postfix/qmgr[1]: AAA1: removed",
+            mailtrace_model::Ts(i),
+        );
+        // The same sender and hour each time: the same statistics keys in each part.
+        s.write(WriteBatch {
+            raw,
+            messages: vec![sample(i, "mx1", &format!("AAA{i}"), 1_000)],
+            pending: i < 3,
+            state: (i == 3).then(|| "{}".to_string()),
+            ..WriteBatch::default()
+        })
+        .unwrap();
+    }
+    let kept = s.report(&Filter::default(), &tz, 10).unwrap();
+    assert_eq!(kept.totals.received, 3, "{:?}", kept.totals);
+    let read = crate::report_from_messages(&s, &Filter::default(), &tz, 10).unwrap();
+    assert_eq!(kept.totals, read.totals);
+}

@@ -2,8 +2,12 @@
 //! checkpoints and state), and retention.
 
 use super::conn::ch;
-use super::rows::{self, CheckpointRow, KeyRow, LooseRow, MessageRow, RawRow, StateRow};
-use crate::{Purged, Retention, StoreError, WriteBatch};
+use super::rows::{
+    self, AbandonedRow, CheckpointRow, KeyRow, LooseRow, MessageRow, RawRow, StatRow, StateRow,
+};
+use crate::rollup::Sums;
+use crate::{Checkpoint, Purged, Retention, StoreError, WriteBatch};
+use mailtrace_model::Message;
 use std::time::Duration;
 
 /// Tries of one insert before the commit fails (about five minutes of waiting in all).
@@ -11,7 +15,11 @@ const TRIES: u32 = 40;
 
 /// Insert `rows` into `table`, again from the start when the server fails (the tables fold
 /// repeated rows).
-async fn insert<T>(c: &clickhouse::Client, table: &str, rows: &[T]) -> Result<(), StoreError>
+pub(super) async fn insert<T>(
+    c: &clickhouse::Client,
+    table: &str,
+    rows: &[T],
+) -> Result<(), StoreError>
 where
     T: clickhouse::RowOwned + clickhouse::RowWrite + Sync,
 {
@@ -61,36 +69,34 @@ fn retryable(e: &clickhouse::error::Error) -> bool {
     }
 }
 
-/// Commit `batches` (pending ones and their commit) as `writer`, version `seq`.
-pub(super) async fn commit(
-    c: &clickhouse::Client,
-    writer: &str,
-    seq: u64,
-    batches: &[WriteBatch],
-) -> Result<(), StoreError> {
-    let mut messages: Vec<MessageRow> = Vec::new();
-    let mut keys: Vec<KeyRow> = Vec::new();
-    let mut raw: Vec<RawRow> = Vec::new();
-    let mut loose: Vec<LooseRow> = Vec::new();
-    let mut next_no = 0;
-    // Versions grow with commits, and within one by position: the last write of a message wins.
-    let mut position = 0u64;
-    for b in batches {
-        for m in &b.messages {
-            position += 1;
-            let version = (seq << 24) | position.min((1 << 24) - 1);
-            messages.push(
-                rows::message_rows(m, writer, version, &mut keys)
-                    .map_err(|e| StoreError::Encode(e.to_string()))?,
-            );
-        }
+/// Rows since the last commit past which they are inserted before it (the commit then
+/// inserts the rest): this bounds a writer's memory whatever the commit interval.
+pub(super) const FLUSH_ROWS: usize = 100_000;
+
+/// Rows of the batches since the last commit, not inserted yet, with their statistics.
+#[derive(Default)]
+pub(super) struct Rows {
+    messages: Vec<MessageRow>,
+    keys: Vec<KeyRow>,
+    raw: Vec<RawRow>,
+    loose: Vec<LooseRow>,
+    /// Contributions of the messages and lines (with those of earlier versions taken back).
+    pub(super) sums: Sums,
+    /// Inserts of the commit so far (statistics of each are rows of their own).
+    parts: u32,
+}
+
+impl Rows {
+    /// The rows of a batch's raw and loose lines (its messages go through [`Rows::message`]).
+    pub(super) fn lines(&mut self, b: &WriteBatch) -> Result<(), StoreError> {
+        self.sums.lines(&b.raw);
         let times = b.raw.line_times();
         let server = b.raw.server.clone().unwrap_or_default();
         let text =
             std::str::from_utf8(&b.raw.text).map_err(|e| StoreError::Encode(e.to_string()))?;
         for (i, line) in text.split_terminator('\n').enumerate() {
             let at = times.map(|t| t[i]);
-            raw.push(RawRow {
+            self.raw.push(RawRow {
                 no: b.raw.first + i as u64,
                 at: at.map_or(0, rows::datetime),
                 at_us: at.map_or(0, |t| t.0),
@@ -99,11 +105,8 @@ pub(super) async fn commit(
                 line: line.to_string(),
             });
         }
-        if b.raw.count > 0 {
-            next_no = next_no.max(b.raw.next_no());
-        }
         for l in &b.loose {
-            loose.push(LooseRow {
+            self.loose.push(LooseRow {
                 at: rows::datetime(l.at),
                 at_us: l.at.0,
                 no: l.no,
@@ -111,44 +114,120 @@ pub(super) async fn commit(
                 kind: l.kind.as_str().to_string(),
             });
         }
+        Ok(())
     }
-    insert(c, "raw_lines", &raw).await?;
-    insert(c, "loose_lines", &loose).await?;
-    insert(c, "message_keys", &keys).await?;
-    insert(c, "messages", &messages).await?;
-    // Last: where the writer stands. Until these rows are in, a restart resumes from the
-    // previous commit and writes the same rows again.
-    let checkpoints: Vec<CheckpointRow> = batches
+
+    /// The rows of version `version` of `m`.
+    pub(super) fn message(
+        &mut self,
+        m: &Message,
+        writer: &str,
+        version: u64,
+    ) -> Result<(), StoreError> {
+        self.sums.message(m, 1);
+        self.messages.push(
+            rows::message_rows(m, writer, version, &mut self.keys)
+                .map_err(|e| StoreError::Encode(e.to_string()))?,
+        );
+        Ok(())
+    }
+
+    /// Rows held (a message counts as four: it is larger and has keys).
+    pub(super) fn len(&self) -> usize {
+        self.raw.len() + self.loose.len() + 4 * self.messages.len() + self.sums.len()
+    }
+
+    /// Insert every row (statistics as part of commit `seq` of `writer`), and forget them.
+    pub(super) async fn flush(
+        &mut self,
+        c: &clickhouse::Client,
+        writer: &str,
+        seq: u64,
+    ) -> Result<(), StoreError> {
+        insert(c, "raw_lines", &self.raw).await?;
+        insert(c, "loose_lines", &self.loose).await?;
+        insert(c, "message_keys", &self.keys).await?;
+        insert(c, "messages", &self.messages).await?;
+        let stats: Vec<StatRow> = self
+            .sums
+            .iter()
+            .map(|(k, s)| StatRow {
+                at: rows::datetime(mailtrace_model::Ts(k.hour)),
+                hour: k.hour,
+                dim: k.dim,
+                server: k.server.to_string(),
+                sdom: k.sdom.to_string(),
+                key: k.key.to_string(),
+                writer: writer.to_string(),
+                seq,
+                part: self.parts,
+                n: s.n,
+                bytes: s.bytes,
+                sum: s.sum,
+                max: s.max,
+            })
+            .collect();
+        insert(c, "stats", &stats).await?;
+        *self = Rows {
+            parts: self.parts + 1,
+            ..Rows::default()
+        };
+        Ok(())
+    }
+}
+
+/// Where a writer stands after a commit.
+pub(super) struct Commit<'a> {
+    pub writer: &'a str,
+    pub seq: u64,
+    pub checkpoints: &'a [Checkpoint],
+    pub state: Option<String>,
+    pub next_line_no: u64,
+    pub last_version: u64,
+    /// Earlier commits of this writer that failed after inserting statistics.
+    pub abandoned: &'a [u64],
+}
+
+/// Complete a commit whose rows are in: the abandoned commits, then the checkpoints and the
+/// writer's state. Until these rows are in, a restart resumes from the previous commit and
+/// writes the same rows again.
+pub(super) async fn commit(c: &clickhouse::Client, w: Commit<'_>) -> Result<(), StoreError> {
+    let abandoned: Vec<AbandonedRow> = w
+        .abandoned
         .iter()
-        .filter_map(|b| b.checkpoint.as_ref())
+        .map(|seq| AbandonedRow {
+            writer: w.writer.to_string(),
+            seq: *seq,
+        })
+        .collect();
+    insert(c, "abandoned", &abandoned).await?;
+    let checkpoints: Vec<CheckpointRow> = w
+        .checkpoints
+        .iter()
         .map(|cp| CheckpointRow {
-            writer: writer.to_string(),
+            writer: w.writer.to_string(),
             ident: cp.ident,
             ident_len: cp.ident_len,
-            version: seq,
+            version: w.seq,
             path: cp.path.clone(),
             offset: cp.offset,
             lines: cp.lines,
         })
         .collect();
     insert(c, "checkpoints", &checkpoints).await?;
-    let state = batches.iter().rev().find_map(|b| b.state.clone());
-    if state.is_some() || next_no > 0 {
-        let previous = super::read::state(c, writer).await?;
-        let (prev_no, prev_state) = previous.unwrap_or_default();
-        insert(
-            c,
-            "writer_state",
-            &[StateRow {
-                writer: writer.to_string(),
-                version: seq,
-                next_line_no: next_no.max(prev_no),
-                state: state.unwrap_or(prev_state),
-            }],
-        )
-        .await?;
-    }
-    Ok(())
+    let previous = super::read::state(c, w.writer).await?.unwrap_or_default();
+    insert(
+        c,
+        "writer_state",
+        &[StateRow {
+            writer: w.writer.to_string(),
+            version: w.seq,
+            next_line_no: w.next_line_no.max(previous.next_line_no),
+            last_version: w.last_version.max(previous.last_version),
+            state: w.state.unwrap_or(previous.state),
+        }],
+    )
+    .await
 }
 
 /// Retention: drop the day partitions wholly before the limits (messages still queued in
@@ -200,6 +279,20 @@ pub(super) async fn purge(c: &clickhouse::Client, r: &Retention) -> Result<Purge
         insert(c, "message_keys", &keys).await?;
         purged.messages += n;
         purged.recipients += recipients;
+    }
+    // Statistics of the same days.
+    for day in days_before(c, "stats", r.messages_before).await? {
+        let n: u64 = c
+            .query("SELECT count() FROM stats WHERE toYYYYMMDD(at) = ?")
+            .bind(day)
+            .fetch_one()
+            .await
+            .map_err(ch)?;
+        c.query(&format!("ALTER TABLE stats DROP PARTITION {day}"))
+            .execute()
+            .await
+            .map_err(ch)?;
+        purged.rollup_rows += n;
     }
     for day in days_before(c, "raw_lines", r.raw_before).await? {
         let n: u64 = c

@@ -222,7 +222,7 @@ impl Store for SqliteStore {
             _ => Encoded {
                 docs: Vec::new(),
                 chunks: Ok(Vec::new()),
-                sums: rollup::Sums::default(),
+                sums: crate::rollup::Sums::default(),
             },
         };
         if !self.in_tx {

@@ -11,7 +11,7 @@ pub(super) struct Encoded {
     pub(super) docs: Vec<Result<Row, String>>,
     pub(super) chunks: Result<Vec<raw::Chunk>, String>,
     /// The statistics the batch adds (its messages' and lines' contributions).
-    pub(super) sums: rollup::Sums,
+    pub(super) sums: crate::rollup::Sums,
 }
 
 /// `(doc, detail)` of one message.
@@ -23,7 +23,7 @@ type Row = (Vec<u8>, Vec<u8>);
 pub(super) fn encode_batch(batch: &mut WriteBatch) {
     let mut scratch = Vec::with_capacity(64 * 1024);
     let chunks = raw::compress(&batch.raw);
-    let mut sums = rollup::Sums::default();
+    let mut sums = crate::rollup::Sums::default();
     sums.lines(&batch.raw);
     for m in &batch.messages {
         sums.message(m, 1);
@@ -167,7 +167,7 @@ impl SqliteStore {
             for l in &batch.loose {
                 loose.execute(params![l.server, l.at.0, l.kind.as_str(), l.no as i64])?;
             }
-            sums.write(&self.conn)?;
+            rollup::write(&sums, &self.conn)?;
             if let Some(cp) = &batch.checkpoint {
                 self.conn.prepare_cached(
                     "INSERT OR REPLACE INTO checkpoints (ident, ident_len, path, offset, lines, updated_at) \
