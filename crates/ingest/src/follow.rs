@@ -295,10 +295,15 @@ pub(crate) fn run(
         let c = r.correlator.counters();
         stats.unparsed.store(c.unparsed, Ordering::Relaxed);
         stats.other.store(c.other, Ordering::Relaxed);
-        let due = last_commit.elapsed() >= r.opts.commit_interval.min(Duration::from_secs(1));
+        let spacing = r.opts.commit_spacing;
+        let due = last_commit.elapsed()
+            >= r.opts
+                .commit_interval
+                .min(Duration::from_secs(1))
+                .max(spacing);
         // Idle: commit what was read, but not more often than every QUIET (each commit is a
-        // transaction with the correlator's state).
-        let quiet = !read_any && last_commit.elapsed() >= QUIET;
+        // transaction with the correlator's state) or than the store wants.
+        let quiet = !read_any && last_commit.elapsed() >= QUIET.max(spacing);
         if uncommitted && (due || quiet || stopping) {
             let state = serde_json::to_string(&r.correlator.state(None, None))?;
             let out = r.correlator.checkpoint();

@@ -85,6 +85,9 @@ pub struct Options {
     /// ...or this much time, whichever comes first. Fewer commits write hot index pages less
     /// often; a killed ingest resumes from the last one.
     pub commit_interval: std::time::Duration,
+    /// Never commit more often than this (the store's [`Store::commit_spacing`], set by the
+    /// ingest).
+    pub commit_spacing: std::time::Duration,
     /// Correlation memory limits.
     pub limits: Limits,
     /// The log format of every input; `None` detects it per input from its first lines.
@@ -113,6 +116,7 @@ impl Default for Options {
             batch_lines: 30_000,
             commit_lines: 2_000_000,
             commit_interval: std::time::Duration::from_secs(1),
+            commit_spacing: std::time::Duration::ZERO,
             limits: Limits::default(),
             format: None,
             local_server: local_host_name(),
@@ -278,7 +282,8 @@ impl<'s> Ingestor<'s> {
         live: Option<&LiveStats>,
         read: impl FnOnce(Reading<'_>) -> Result<Vec<FileReport>, IngestError>,
     ) -> Result<Summary, IngestError> {
-        let Ingestor { store, opts } = self;
+        let Ingestor { store, mut opts } = self;
+        opts.commit_spacing = store.commit_spacing();
         let checkpoints = store.checkpoints()?;
         let state: CorrelatorState = match store.correlator_state()? {
             Some(s) => serde_json::from_str(&s)?,
@@ -550,7 +555,7 @@ fn ingest_one(
             let next = raw_from(raw.next_no());
             let raw = std::mem::replace(&mut raw, next);
             let sent = if since_commit >= opts.commit_lines
-                || last_commit.elapsed() >= opts.commit_interval
+                || last_commit.elapsed() >= opts.commit_interval.max(opts.commit_spacing)
             {
                 since_commit = 0;
                 last_commit = std::time::Instant::now();

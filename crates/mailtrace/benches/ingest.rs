@@ -75,7 +75,7 @@ fn main() {
 
     let store = SqliteStore::open(&db).expect("open bench store");
     println!("-- embedded store");
-    queries(&store);
+    let embedded = queries(&store);
     let Ok(url) = std::env::var("MAILTRACE_BENCH_CLICKHOUSE") else {
         println!("MAILTRACE_BENCH_CLICKHOUSE not set: no ClickHouse comparison");
         return;
@@ -112,11 +112,13 @@ fn main() {
     let loc = mailtrace_store::clickhouse::Location::parse(&url).expect("url");
     let ch = mailtrace_store::clickhouse::ClickHouseStore::open(&loc, "bench").expect("open");
     println!("-- ClickHouse store");
-    queries(&ch);
+    let clickhouse = queries(&ch);
+    assert_eq!(clickhouse, embedded, "the stores' statistics differ");
+    println!("statistics of 30 days: the same on both stores");
 }
 
 /// The searches of the dashboard, timed on `store`.
-fn queries(store: &dyn Store) {
+fn queries(store: &dyn Store) -> mailtrace_report::Report {
     let stats = store.stats().expect("stats");
     println!(
         "store: {} messages, {} recipients, {} still queued",
@@ -212,4 +214,7 @@ fn queries(store: &dyn Store) {
             .received
     });
     println!("statistics of 30 days (report) p50 {p50:>8.2} ms  p95 {p95:>8.2} ms");
+    store
+        .report(&month, &jiff::tz::TimeZone::UTC, 15)
+        .expect("report")
 }

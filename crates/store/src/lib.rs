@@ -350,6 +350,12 @@ pub trait Store: Send {
         None
     }
 
+    /// The shortest time the backend wants between two commits of an ingest (a commit costs
+    /// it more than a batch): ingests commit at most this often.
+    fn commit_spacing(&self) -> std::time::Duration {
+        std::time::Duration::ZERO
+    }
+
     /// Commit a batch atomically (data, checkpoint and correlator state together), with the
     /// [`WriteBatch::pending`] batches written before it.
     ///

@@ -45,6 +45,9 @@ const WRITER_SHIFT: u32 = 42;
 /// Writer ids run from 1 to this.
 const MAX_WRITER: u64 = 1023;
 
+/// The shortest time between two commits of a writer.
+const COMMIT_SPACING: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// Bits of a message version below the line number its batch ended at.
 const VERSION_SHIFT: u32 = 12;
 
@@ -228,6 +231,12 @@ async fn register(c: &clickhouse::Client, writer: &str) -> Result<u64, StoreErro
 }
 
 impl Store for ClickHouseStore {
+    fn commit_spacing(&self) -> std::time::Duration {
+        // Each commit is an insert into every table (a new part in each); ClickHouse wants
+        // few large inserts, and several writers share the server.
+        COMMIT_SPACING
+    }
+
     fn write(&mut self, mut batch: WriteBatch) -> Result<(), StoreError> {
         let p = &mut self.pending;
         p.any = true;

@@ -169,15 +169,18 @@ pub(super) async fn search(
     paging: Paging,
 ) -> Result<SearchResult, StoreError> {
     let w = build(f)?;
-    let total: u64 = w
-        .bind(c.query(&format!(
+    // The number and the page's keys at once (two requests in flight), then the page.
+    let count = async {
+        w.bind(c.query(&format!(
             "SELECT count() FROM messages FINAL WHERE {}",
             w.sql
         )))
-        .fetch_one()
+        .fetch_one::<u64>()
         .await
-        .map_err(ch)?;
-    let page = read::keys(c, &w.sql, |q| w.bind(q), Some(paging)).await?;
+        .map_err(ch)
+    };
+    let (total, page) =
+        tokio::try_join!(count, read::keys(c, &w.sql, |q| w.bind(q), Some(paging)))?;
     let messages = read::docs_at(c, &page)
         .await?
         .into_iter()
