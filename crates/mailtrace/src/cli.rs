@@ -59,7 +59,7 @@ pub enum Command {
     /// Print an Argon2id hash of a password (read from standard input) for a --users file.
     HashPassword,
     /// Create or upgrade the schema of a ClickHouse store (--store clickhouse://...).
-    Migrate,
+    Migrate(MigrateArgs),
     /// Ingest a bundled real Postfix log into a temporary store, show what mailtrace finds,
     /// and serve the dashboard on it.
     Demo(DemoArgs),
@@ -191,6 +191,16 @@ pub struct ServeArgs {
         hide = true
     )]
     pub retention_every: Option<String>,
+}
+
+/// `migrate`.
+#[derive(Args, Debug)]
+pub struct MigrateArgs {
+    /// Spread the database over the nodes of this cluster (of the servers' `remote_servers`):
+    /// replicated tables on every node (needs ZooKeeper and the `{shard}` and `{replica}`
+    /// macros) behind `Distributed` tables. Only when the database is created.
+    #[arg(long, value_name = "NAME")]
+    pub cluster: Option<String>,
 }
 
 /// `demo`.

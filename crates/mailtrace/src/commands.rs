@@ -83,7 +83,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Report(a) => report(Some(open_store(cli.db, false)?.as_ref()), &a, &tz),
         Command::Serve(_) | Command::CheckConfig(_) => unreachable!("handled above"),
         Command::HashPassword => hash_password(),
-        Command::Migrate => migrate(cli.db),
+        Command::Migrate(a) => migrate(cli.db, a.cluster.as_deref()),
         Command::Demo(a) => demo(&a, &tz),
     }
 }

@@ -240,8 +240,14 @@ pub async fn run(
 ) -> Result<(), ServeError> {
     check(&config)?;
     // Open one store now, so that a bad path fails at start and not at the first request.
-    drop(open()?);
+    // (On a blocking thread: a store may run a runtime of its own, as ClickHouse's does.)
     let open: Arc<Opener> = Arc::from(open);
+    {
+        let open = open.clone();
+        tokio::task::spawn_blocking(move || open().map(drop))
+            .await
+            .map_err(|e| std::io::Error::other(format!("opening the store: {e}")))??;
+    }
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
     let failed = Arc::new(tokio::sync::Notify::new());
     let background = {

@@ -65,11 +65,11 @@ pub(super) fn opener(db: Option<PathBuf>, create: bool) -> Result<Box<Opener>> {
 }
 
 /// `migrate`: create or upgrade a ClickHouse store's schema.
-pub(super) fn migrate(db: Option<PathBuf>) -> Result<ExitCode> {
+pub(super) fn migrate(db: Option<PathBuf>, cluster: Option<&str>) -> Result<ExitCode> {
     let Some(loc) = clickhouse_of(db.as_ref())? else {
         bail!("migrate is for ClickHouse stores (--store clickhouse://HOST:8123/DATABASE); a store file is upgraded when it is opened");
     };
-    let (from, to) = ClickHouseStore::migrate(&loc)?;
+    let (from, to) = ClickHouseStore::migrate(&loc, cluster)?;
     if from == to {
         println!("{loc}: schema version {to}, up to date");
     } else {

@@ -187,14 +187,43 @@ impl Server {
     }
 
     /// The client for the database, with the settings this server needs.
-    pub(super) fn client(&self, loc: &Location) -> clickhouse::Client {
-        let c = loc.server_client().with_database(&loc.database);
+    pub(super) fn client(&self, loc: &Location, cluster: Option<&str>) -> clickhouse::Client {
+        let mut c = loc.server_client().with_database(&loc.database);
         if self.low_cardinality_setting {
-            c.with_setting("allow_experimental_low_cardinality_type", "1")
-        } else {
-            c
+            c = c.with_setting("allow_experimental_low_cardinality_type", "1");
         }
+        if cluster.is_some() {
+            // Subqueries on the shard's own tables (a message's versions and keys, a writer's
+            // rows live on one shard), and inserts that return once on their shards.
+            c = c
+                .with_setting("distributed_product_mode", "local")
+                .with_setting("insert_distributed_sync", "1");
+        }
+        c
     }
+}
+
+/// The cluster a database's tables are spread over (`migrate --cluster`): the first argument
+/// of its `messages` table's `Distributed` engine; `None` for a database on one server.
+pub(super) async fn cluster_of(
+    root: &clickhouse::Client,
+    database: &str,
+) -> Result<Option<String>, StoreError> {
+    let engine: Option<String> = root
+        .query("SELECT engine_full FROM system.tables WHERE database = ? AND name = 'messages'")
+        .bind(database)
+        .fetch_optional()
+        .await
+        .map_err(ch)?;
+    Ok(engine.and_then(|e| {
+        let args = e.strip_prefix("Distributed(")?;
+        let name = args
+            .split(',')
+            .next()?
+            .trim()
+            .trim_matches(['\'', '`', '"']);
+        Some(name.to_string())
+    }))
 }
 
 /// A ClickHouse error as a store error.
@@ -202,19 +231,65 @@ pub(super) fn ch(e: clickhouse::error::Error) -> StoreError {
     StoreError::Backend(format!("clickhouse: {e}"))
 }
 
-/// Create the database and bring its schema to the newest version; returns (from, to).
-pub(super) async fn migrate(loc: &Location) -> Result<(u32, u32), StoreError> {
+/// Create the database and bring its schema to the newest version, on one server or spread
+/// over `cluster` ([`schema::for_cluster`]); returns (from, to).
+pub(super) async fn migrate(
+    loc: &Location,
+    cluster: Option<&str>,
+) -> Result<(u32, u32), StoreError> {
     let root = loc.server_client();
     let server = Server::probe(&root).await?;
-    root.query(&format!("CREATE DATABASE IF NOT EXISTS `{}`", loc.database))
+    let db = &loc.database;
+    if let Some(c) = cluster {
+        if c.is_empty() || !c.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+            return Err(StoreError::Filter {
+                field: "cluster",
+                message: format!("{c:?}: a cluster name is letters, digits and _"),
+            });
+        }
+    }
+    let found = cluster_of(&root, db).await?;
+    let has_messages: u64 = root
+        .query("SELECT count() FROM system.tables WHERE database = ? AND name = 'messages'")
+        .bind(db.as_str())
+        .fetch_one()
+        .await
+        .map_err(ch)?;
+    if has_messages > 0 && found.as_deref() != cluster {
+        return Err(StoreError::Misuse(if cluster.is_some() {
+            "the database exists on one server; `migrate --cluster` makes a new one"
+        } else {
+            "the database is spread over a cluster: migrate it with `--cluster NAME`"
+        }));
+    }
+    let on = cluster.map_or(String::new(), |c| format!(" ON CLUSTER {c}"));
+    root.query(&format!("CREATE DATABASE IF NOT EXISTS `{db}`{on}"))
         .execute()
         .await
         .map_err(ch)?;
-    let c = server.client(loc);
-    c.query(schema::VERSIONS_TABLE)
-        .execute()
-        .await
-        .map_err(ch)?;
+    let c = server.client(loc, cluster);
+    let run = |statement: &'static str| {
+        let c = c.clone();
+        let server = &server;
+        async move {
+            let statements = match cluster {
+                // The other nodes run `ON CLUSTER` statements without this session's settings:
+                // where LowCardinality still needs one (18.x), plain strings.
+                Some(name) if server.low_cardinality_setting => schema::for_cluster(
+                    &statement.replace("LowCardinality(String)", "String"),
+                    name,
+                    db,
+                ),
+                Some(name) => schema::for_cluster(statement, name, db),
+                None => vec![statement.to_string()],
+            };
+            for s in statements {
+                c.query(&s).execute().await.map_err(ch)?;
+            }
+            Ok::<(), StoreError>(())
+        }
+    };
+    run(schema::VERSIONS_TABLE).await?;
     let from = applied(&c).await?;
     if from > schema::VERSION {
         return Err(StoreError::TooNew {
@@ -225,7 +300,7 @@ pub(super) async fn migrate(loc: &Location) -> Result<(u32, u32), StoreError> {
     }
     for (i, statements) in schema::MIGRATIONS.iter().enumerate().skip(from as usize) {
         for s in *statements {
-            c.query(s).execute().await.map_err(ch)?;
+            run(s).await?;
         }
         c.query("INSERT INTO mailtrace_schema (version, applied) VALUES (?, now())")
             .bind(i as u32 + 1)

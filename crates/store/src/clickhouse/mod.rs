@@ -57,9 +57,12 @@ const QUEUED_IDLE: i64 = 7 * 86_400 * 1_000_000;
 
 /// A ClickHouse store, as one writer (see the module documentation).
 pub struct ClickHouseStore {
-    rt: tokio::runtime::Runtime,
+    /// Its own runtime (`None` only while dropped).
+    rt: Option<tokio::runtime::Runtime>,
     client: clickhouse::Client,
     loc: Location,
+    /// The cluster the database is spread over (`migrate --cluster`), if any.
+    cluster: Option<String>,
     writer: String,
     writer_id: u64,
     /// Version of the writer's last commit (checkpoints and state carry it).
@@ -97,12 +100,14 @@ struct Pending {
 }
 
 impl ClickHouseStore {
-    /// Create the database or bring its schema up to date; returns (old, new) version.
+    /// Create the database or bring its schema up to date, on one server or spread over the
+    /// nodes of `cluster` (replicated tables behind `Distributed` ones, see
+    /// [`schema`]); returns (old, new) version.
     ///
     /// # Errors
     /// The server cannot be reached or refused a statement.
-    pub fn migrate(loc: &Location) -> Result<(u32, u32), StoreError> {
-        runtime()?.block_on(conn::migrate(loc))
+    pub fn migrate(loc: &Location, cluster: Option<&str>) -> Result<(u32, u32), StoreError> {
+        runtime()?.block_on(conn::migrate(loc, cluster))
     }
 
     /// Connect as the writer `writer` (registered on first use).
@@ -112,9 +117,11 @@ impl ClickHouseStore {
     /// `mailtrace migrate`), or no writer id is free.
     pub fn open(loc: &Location, writer: &str) -> Result<ClickHouseStore, StoreError> {
         let rt = runtime()?;
-        let (client, writer_id, seq, last_version) = rt.block_on(async {
-            let server = conn::Server::probe(&loc.server_client()).await?;
-            let client = server.client(loc);
+        let (client, cluster, writer_id, seq, last_version) = rt.block_on(async {
+            let root = loc.server_client();
+            let server = conn::Server::probe(&root).await?;
+            let cluster = conn::cluster_of(&root, &loc.database).await?;
+            let client = server.client(loc, cluster.as_deref());
             let version = conn::applied(&client).await.map_err(|e| StoreError::Corrupt {
                 path: loc.to_string(),
                 reason: format!("no mailtrace schema (run `mailtrace migrate`): {e}"),
@@ -161,13 +168,14 @@ impl ClickHouseStore {
             let last_version = read::state(&client, writer)
                 .await?
                 .map_or(0, |s| s.last_version);
-            Ok((client, id, committed.max(used), last_version))
+            Ok((client, cluster, id, committed.max(used), last_version))
         })?;
         Ok(ClickHouseStore {
-            rt,
+            rt: Some(rt),
             client,
             loc: loc.clone(),
             writer: writer.to_string(),
+            cluster,
             writer_id,
             seq,
             last_version,
@@ -192,7 +200,20 @@ impl ClickHouseStore {
         &self,
         f: impl std::future::Future<Output = Result<T, StoreError>>,
     ) -> Result<T, StoreError> {
-        self.rt.block_on(f)
+        match &self.rt {
+            Some(rt) => rt.block_on(f),
+            None => Err(StoreError::Misuse("the store is being dropped")),
+        }
+    }
+}
+
+impl Drop for ClickHouseStore {
+    fn drop(&mut self) {
+        // Without waiting: a store may be dropped by an async task (serve's pool), where a
+        // runtime must not block.
+        if let Some(rt) = self.rt.take() {
+            rt.shutdown_background();
+        }
     }
 }
 
@@ -281,10 +302,11 @@ impl Store for ClickHouseStore {
         if batch.pending {
             if p.rows.len() >= self.flush_rows {
                 p.flushed = true;
-                let flushed = self
-                    .rt
-                    .block_on(p.rows.flush(&self.client, &self.writer, seq));
-                return flushed;
+                let (rows, client, writer) = (&mut p.rows, &self.client, &self.writer);
+                return match &self.rt {
+                    Some(rt) => rt.block_on(rows.flush(client, writer, seq)),
+                    None => Err(StoreError::Misuse("the store is being dropped")),
+                };
             }
             return Ok(());
         }
@@ -298,7 +320,7 @@ impl Store for ClickHouseStore {
             staged,
             ..
         } = p;
-        let r = self.rt.block_on(async {
+        let r = self.block_on(async {
             rows.flush(&self.client, &self.writer, seq).await?;
             write::commit(
                 &self.client,
@@ -501,6 +523,6 @@ impl Store for ClickHouseStore {
                 "purge between uncommitted batches of an ingest",
             ));
         }
-        self.block_on(write::purge(&self.client, r))
+        self.block_on(write::purge(&self.client, self.cluster.as_deref(), r))
     }
 }

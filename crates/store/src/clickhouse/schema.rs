@@ -161,3 +161,93 @@ pub const TABLES: &[&str] = &[
     "abandoned",
     "mailtrace_schema",
 ];
+
+/// How rows of each table are spread over the shards of a cluster: all versions of a message
+/// and its keys on one shard (`FINAL` and the key lookups work per shard), a writer's state,
+/// checkpoints, statistics and abandoned commits on one shard (the statistics' `NOT IN`
+/// works per shard).
+fn sharding_key(table: &str) -> &'static str {
+    match table {
+        "messages" | "message_keys" => "cityHash64(id)",
+        "raw_lines" | "loose_lines" => "cityHash64(no)",
+        "writers" => "cityHash64(name)",
+        "mailtrace_schema" => "cityHash64(version)",
+        _ => "cityHash64(writer)",
+    }
+}
+
+/// A `CREATE TABLE` statement of this schema for a cluster (`migrate --cluster NAME`): the
+/// table as `<name>_local` on every node (`ON CLUSTER`), replicated (the `{shard}` and
+/// `{replica}` macros of the nodes' configuration name it in ZooKeeper), and a `Distributed`
+/// table of the original name in front of it, which mailtrace reads and writes.
+pub(super) fn for_cluster(statement: &str, cluster: &str, database: &str) -> Vec<String> {
+    const CREATE: &str = "CREATE TABLE IF NOT EXISTS ";
+    let Some(rest) = statement.strip_prefix(CREATE) else {
+        return vec![statement.to_string()];
+    };
+    let name: String = rest
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+        .collect();
+    let zk = format!("'/clickhouse/tables/{{shard}}/{database}/{name}', '{{replica}}'");
+    let mut local = format!(
+        "{CREATE}{database}.{name}_local ON CLUSTER {cluster}{}",
+        &rest[name.len()..]
+    );
+    const ENGINE: &str = "ENGINE = ReplacingMergeTree";
+    if let Some(at) = local.find(ENGINE) {
+        let after = at + ENGINE.len();
+        let replicated = if local[after..].starts_with('(') {
+            format!("ENGINE = ReplicatedReplacingMergeTree({zk}, ")
+        } else {
+            format!("ENGINE = ReplicatedReplacingMergeTree({zk})")
+        };
+        let skip = if local[after..].starts_with('(') {
+            1
+        } else {
+            0
+        };
+        local.replace_range(at..after + skip, &replicated);
+    }
+    let distributed = format!(
+        "{CREATE}{database}.{name} ON CLUSTER {cluster} AS {database}.{name}_local \
+         ENGINE = Distributed({cluster}, {database}, {name}_local, {})",
+        sharding_key(&name)
+    );
+    vec![local, distributed]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cluster_statements_are_replicated_local_tables_behind_distributed_ones() {
+        let s = for_cluster(MIGRATIONS[0][0], "c1", "mail");
+        assert_eq!(s.len(), 2);
+        assert!(s[0].starts_with("CREATE TABLE IF NOT EXISTS mail.messages_local ON CLUSTER c1 ("));
+        assert!(s[0].contains(
+            "ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/mail/messages', '{replica}', version)"
+        ));
+        assert!(s[0].contains("PARTITION BY toYYYYMMDD(received)"));
+        assert_eq!(
+            s[1],
+            "CREATE TABLE IF NOT EXISTS mail.messages ON CLUSTER c1 AS mail.messages_local \
+             ENGINE = Distributed(c1, mail, messages_local, cityHash64(id))"
+        );
+        // Without a version column.
+        let s = for_cluster(MIGRATIONS[0][1], "c1", "mail");
+        assert!(s[0].contains(
+            "ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/mail/message_keys', '{replica}')\n"
+        ));
+        // Every table has both.
+        let all: Vec<String> = MIGRATIONS
+            .iter()
+            .flat_map(|m| m.iter())
+            .chain([&VERSIONS_TABLE])
+            .flat_map(|s| for_cluster(s, "c1", "mail"))
+            .collect();
+        assert_eq!(all.len(), 2 * TABLES.len());
+        assert!(all.iter().all(|s| s.contains("ON CLUSTER c1")));
+    }
+}

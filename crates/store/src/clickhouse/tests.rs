@@ -20,8 +20,32 @@ fn server() -> Option<String> {
     }
 }
 
+/// The test cluster (`MAILTRACE_TEST_CLICKHOUSE_CLUSTER`: a node's URL; scripts/test.sh starts
+/// two nodes and ZooKeeper), or `None` (skip) outside CI.
+fn cluster() -> Option<String> {
+    match std::env::var("MAILTRACE_TEST_CLICKHOUSE_CLUSTER") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ => {
+            assert!(
+                !std::env::var("CI").is_ok_and(|v| v == "true" || v == "1"),
+                "CI=true but MAILTRACE_TEST_CLICKHOUSE_CLUSTER is not set: scripts/test.sh must start the cluster"
+            );
+            eprintln!("MAILTRACE_TEST_CLICKHOUSE_CLUSTER is not set: skipping the cluster tests");
+            None
+        }
+    }
+}
+
+/// The cluster's name in the nodes' configuration (tests/clickhouse/start.sh).
+const CLUSTER: &str = "mailtrace_test";
+
 /// A fresh, migrated database on the test server.
 fn fresh(url: &str) -> Location {
+    fresh_on(url, None)
+}
+
+/// A fresh database migrated on one server or spread over `cluster`.
+fn fresh_on(url: &str, cluster: Option<&str>) -> Location {
     static N: AtomicU32 = AtomicU32::new(0);
     let n = N.fetch_add(1, Ordering::Relaxed);
     let name = format!("mailtrace_test_{}_{n}", std::process::id());
@@ -30,13 +54,16 @@ fn fresh(url: &str) -> Location {
         .unwrap()
         .block_on(async {
             loc.server_client()
-                .query(&format!("DROP DATABASE IF EXISTS `{name}`"))
+                .query(&format!(
+                    "DROP DATABASE IF EXISTS `{name}`{}",
+                    cluster.map_or(String::new(), |c| format!(" ON CLUSTER {c}"))
+                ))
                 .execute()
                 .await
         })
         .unwrap();
     assert_eq!(
-        ClickHouseStore::migrate(&loc).unwrap(),
+        ClickHouseStore::migrate(&loc, cluster).unwrap(),
         (0, schema::VERSION)
     );
     loc
@@ -53,9 +80,12 @@ fn migrate_is_idempotent_and_open_needs_the_schema() {
     let Some(url) = server() else { return };
     let loc = fresh(&url);
     assert_eq!(
-        ClickHouseStore::migrate(&loc).unwrap(),
+        ClickHouseStore::migrate(&loc, None).unwrap(),
         (schema::VERSION, schema::VERSION)
     );
+    // A database on one server is not made a cluster's.
+    let err = ClickHouseStore::migrate(&loc, Some(CLUSTER)).unwrap_err();
+    assert!(err.to_string().contains("one server"), "{err}");
     let tables: Vec<String> = runtime()
         .unwrap()
         .block_on(async {
@@ -175,10 +205,13 @@ fn reports_come_from_the_stats_table() {
 /// left out, so that writing the same input again counts it once.
 #[test]
 fn a_half_commit_is_written_again_and_counted_once() {
+    let Some(url) = server() else { return };
+    half_commit_is_written_again_and_counted_once(fresh(&url));
+}
+
+fn half_commit_is_written_again_and_counted_once(loc: Location) {
     use crate::suite::sample;
     use mailtrace_model::Status;
-    let Some(url) = server() else { return };
-    let loc = fresh(&url);
     let tz = jiff::tz::TimeZone::UTC;
     let queued = || {
         let mut m = sample(1, "mx1", "AAA1", 1_000);
@@ -252,9 +285,12 @@ fn a_half_commit_is_written_again_and_counted_once() {
 /// Pending batches inserted one by one before their commit count like one commit.
 #[test]
 fn statistics_of_a_commit_inserted_in_parts_all_count() {
-    use crate::suite::sample;
     let Some(url) = server() else { return };
-    let loc = fresh(&url);
+    commit_inserted_in_parts_counts_once(fresh(&url));
+}
+
+fn commit_inserted_in_parts_counts_once(loc: Location) {
+    use crate::suite::sample;
     let tz = jiff::tz::TimeZone::UTC;
     let mut s = ClickHouseStore::open(&loc, "w").unwrap();
     s.flush_rows = 1;
@@ -278,4 +314,44 @@ fn statistics_of_a_commit_inserted_in_parts_all_count() {
     assert_eq!(kept.totals.received, 3, "{:?}", kept.totals);
     let read = crate::report_from_messages(&s, &Filter::default(), &tz, 10).unwrap();
     assert_eq!(kept.totals, read.totals);
+}
+
+/// The same on a database spread over a cluster of two shards (`migrate --cluster`): the
+/// store suite, statistics and half commits, with rows on both nodes.
+#[test]
+fn a_cluster_database_passes_the_store_suite() {
+    let Some(url) = cluster() else { return };
+    let loc = fresh_on(&url, Some(CLUSTER));
+    assert_eq!(
+        ClickHouseStore::migrate(&loc, Some(CLUSTER)).unwrap(),
+        (schema::VERSION, schema::VERSION),
+        "idempotent"
+    );
+    let err = ClickHouseStore::migrate(&loc, None).unwrap_err();
+    assert!(err.to_string().contains("--cluster"), "{err}");
+    {
+        let mut store = ClickHouseStore::open(&loc, "suite").unwrap();
+        assert_eq!(store.cluster.as_deref(), Some(CLUSTER));
+        crate::suite::report_matches_the_messages(&mut store);
+        // Rows of both shards: this node holds some of the messages, not all.
+        let (local, all): (u64, u64) = store
+            .block_on(async {
+                store
+                    .client
+                    .query("SELECT (SELECT count() FROM messages_local), (SELECT count() FROM messages)")
+                    .fetch_one()
+                    .await
+                    .map_err(ch)
+            })
+            .unwrap();
+        assert!(
+            local > 0 && local < all,
+            "{local} of {all} messages on this node"
+        );
+    }
+    crate::suite::run_all(&mut || {
+        Box::new(ClickHouseStore::open(&fresh_on(&url, Some(CLUSTER)), "suite").unwrap())
+    });
+    half_commit_is_written_again_and_counted_once(fresh_on(&url, Some(CLUSTER)));
+    commit_inserted_in_parts_counts_once(fresh_on(&url, Some(CLUSTER)));
 }

@@ -232,9 +232,13 @@ pub(super) async fn commit(c: &clickhouse::Client, w: Commit<'_>) -> Result<(), 
 
 /// Retention: drop the day partitions wholly before the limits (messages still queued in
 /// them are written again first, into the same day).
-pub(super) async fn purge(c: &clickhouse::Client, r: &Retention) -> Result<Purged, StoreError> {
+pub(super) async fn purge(
+    c: &clickhouse::Client,
+    cluster: Option<&str>,
+    r: &Retention,
+) -> Result<Purged, StoreError> {
     let mut purged = Purged::default();
-    let message_days = days_before(c, "messages", r.messages_before).await?;
+    let message_days = days_before(c, cluster, "messages", r.messages_before).await?;
     for day in &message_days {
         let keep: Vec<MessageRow> = c
             .query("SELECT ?fields FROM messages FINAL WHERE toYYYYMMDD(received) = ? AND open = 1")
@@ -260,10 +264,7 @@ pub(super) async fn purge(c: &clickhouse::Client, r: &Retention) -> Result<Purge
                 .map_err(ch)?
         };
         for table in ["messages", "message_keys"] {
-            c.query(&format!("ALTER TABLE {table} DROP PARTITION {day}"))
-                .execute()
-                .await
-                .map_err(ch)?;
+            drop_day(c, cluster, table, *day).await?;
         }
         insert(c, "messages", &keep).await?;
         let keys: Vec<KeyRow> = keep_keys
@@ -281,43 +282,34 @@ pub(super) async fn purge(c: &clickhouse::Client, r: &Retention) -> Result<Purge
         purged.recipients += recipients;
     }
     // Statistics of the same days.
-    for day in days_before(c, "stats", r.messages_before).await? {
+    for day in days_before(c, cluster, "stats", r.messages_before).await? {
         let n: u64 = c
             .query("SELECT count() FROM stats WHERE toYYYYMMDD(at) = ?")
             .bind(day)
             .fetch_one()
             .await
             .map_err(ch)?;
-        c.query(&format!("ALTER TABLE stats DROP PARTITION {day}"))
-            .execute()
-            .await
-            .map_err(ch)?;
+        drop_day(c, cluster, "stats", day).await?;
         purged.rollup_rows += n;
     }
-    for day in days_before(c, "raw_lines", r.raw_before).await? {
+    for day in days_before(c, cluster, "raw_lines", r.raw_before).await? {
         let n: u64 = c
             .query("SELECT count() FROM raw_lines WHERE toYYYYMMDD(at) = ?")
             .bind(day)
             .fetch_one()
             .await
             .map_err(ch)?;
-        c.query(&format!("ALTER TABLE raw_lines DROP PARTITION {day}"))
-            .execute()
-            .await
-            .map_err(ch)?;
+        drop_day(c, cluster, "raw_lines", day).await?;
         purged.raw_lines += n;
     }
-    for day in days_before(c, "loose_lines", r.raw_before).await? {
+    for day in days_before(c, cluster, "loose_lines", r.raw_before).await? {
         let n: u64 = c
             .query("SELECT count() FROM loose_lines WHERE toYYYYMMDD(at) = ?")
             .bind(day)
             .fetch_one()
             .await
             .map_err(ch)?;
-        c.query(&format!("ALTER TABLE loose_lines DROP PARTITION {day}"))
-            .execute()
-            .await
-            .map_err(ch)?;
+        drop_day(c, cluster, "loose_lines", day).await?;
         purged.loose_lines += n;
     }
     Ok(purged)
@@ -344,25 +336,58 @@ fn key_kind(k: &str) -> &'static str {
     .unwrap_or(ID)
 }
 
-/// The day partitions (`YYYYMMDD`) of `table` that end before `before` (UTC days).
+/// Drop the day `day` (`YYYYMMDD`) of `table` (of its local tables on every node of a
+/// cluster).
+async fn drop_day(
+    c: &clickhouse::Client,
+    cluster: Option<&str>,
+    table: &str,
+    day: u32,
+) -> Result<(), StoreError> {
+    let sql = match cluster {
+        Some(name) => format!("ALTER TABLE {table}_local ON CLUSTER {name} DROP PARTITION {day}"),
+        None => format!("ALTER TABLE {table} DROP PARTITION {day}"),
+    };
+    c.query(&sql).execute().await.map_err(ch)
+}
+
+/// The day partitions (`YYYYMMDD`) of `table` that end before `before` (UTC days): from the
+/// server's list of parts, or on a cluster, from the days of the rows on every node.
 async fn days_before(
     c: &clickhouse::Client,
+    cluster: Option<&str>,
     table: &str,
     before: mailtrace_model::Ts,
 ) -> Result<Vec<u32>, StoreError> {
     let day = before.to_jiff().to_zoned(jiff::tz::TimeZone::UTC).date();
     let limit = day.year() as u32 * 10_000 + day.month() as u32 * 100 + day.day() as u32;
-    let parts: Vec<String> = c
-        .query("SELECT DISTINCT partition FROM system.parts WHERE database = currentDatabase() AND table = ? AND active")
-        .bind(table)
-        .fetch_all()
-        .await
-        .map_err(ch)?;
-    let mut days: Vec<u32> = parts
-        .iter()
-        .filter_map(|p| p.trim_matches('\'').parse().ok())
-        .filter(|d| *d < limit)
-        .collect();
+    let mut days: Vec<u32> = match cluster {
+        None => {
+            let parts: Vec<String> = c
+                .query("SELECT DISTINCT partition FROM system.parts WHERE database = currentDatabase() AND table = ? AND active")
+                .bind(table)
+                .fetch_all()
+                .await
+                .map_err(ch)?;
+            parts
+                .iter()
+                .filter_map(|p| p.trim_matches('\'').parse().ok())
+                .collect()
+        }
+        Some(_) => {
+            let column = match table {
+                "messages" | "message_keys" => "received",
+                _ => "at",
+            };
+            c.query(&format!(
+                "SELECT DISTINCT toYYYYMMDD({column}) FROM {table}"
+            ))
+            .fetch_all()
+            .await
+            .map_err(ch)?
+        }
+    };
+    days.retain(|d| *d < limit);
     days.sort_unstable();
     Ok(days)
 }
