@@ -8,7 +8,8 @@
 #     exigrep and eximstats; unpacks Sendmail 8 (tests/mta/sendmail/install.sh) for the
 #     real-Sendmail test;
 #   - installs Debian's ClickHouse server when missing and starts a private instance on
-#     127.0.0.1:18123 for the ClickHouse store's tests (stopped at the end);
+#     127.0.0.1:18123 for the ClickHouse store's tests, and (with Debian's ZooKeeper) a
+#     two-shard cluster on 127.0.0.1:18131/18132 (all stopped at the end);
 #   - runs `cargo test --workspace`; the real-Postfix test (tests/mta/postfix/run.sh) starts a
 #     private Postfix instance and smtp-sink servers on loopback and stops them by pid, the
 #     real-Exim test (tests/mta/exim/run.sh) a private Exim daemon the same way, the
@@ -58,9 +59,18 @@ fi
 # in a temporary directory, stopped by pid when the tests end.
 tests/clickhouse/install.sh >/dev/null 2>&1 || as_root tests/clickhouse/install.sh >/dev/null
 ch_dir=$(mktemp -d)
-trap 'tests/clickhouse/stop.sh "$ch_dir" --kill >/dev/null 2>&1; rm -rf "$ch_dir"' EXIT
+cluster_dir=$(mktemp -d)
+trap 'tests/clickhouse/stop.sh "$ch_dir" --kill >/dev/null 2>&1; tests/clickhouse/cluster.sh stop "$cluster_dir" >/dev/null 2>&1; rm -rf "$ch_dir" "$cluster_dir"' EXIT
 CH_HTTP_PORT=18123 CH_TCP_PORT=19000 tests/clickhouse/start.sh "$ch_dir" >/dev/null
 export MAILTRACE_TEST_CLICKHOUSE=http://127.0.0.1:18123
+# And a two-shard cluster (ZooKeeper and two nodes, tests/clickhouse/cluster.sh) for the
+# `migrate --cluster` variant.
+if [[ -x /usr/share/zookeeper/bin/zkServer.sh ]]; then
+    cluster_url=$(tests/clickhouse/cluster.sh start "$cluster_dir")
+else
+    cluster_url=$(as_root tests/clickhouse/cluster.sh start "$cluster_dir")
+fi
+export MAILTRACE_TEST_CLICKHOUSE_CLUSTER="$cluster_url"
 
 # In CI the real-Postfix, real-Exim, real-Sendmail and dashboard tests must run, never skip.
 export CI="${CI:-}"
