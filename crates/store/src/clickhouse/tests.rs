@@ -5,35 +5,29 @@
 use super::*;
 use std::sync::atomic::{AtomicU32, Ordering};
 
-/// The server's URL, or `None` (skip) outside CI.
-fn server() -> Option<String> {
-    match std::env::var("MAILTRACE_TEST_CLICKHOUSE") {
+/// The URL in `var`, or `None` (skip) outside CI, where scripts/test.sh must have set it.
+fn url_of(var: &str) -> Option<String> {
+    match std::env::var(var) {
         Ok(url) if !url.is_empty() => Some(url),
         _ => {
             assert!(
                 !std::env::var("CI").is_ok_and(|v| v == "true" || v == "1"),
-                "CI=true but MAILTRACE_TEST_CLICKHOUSE is not set: scripts/test.sh must start ClickHouse"
+                "CI=true but {var} is not set: scripts/test.sh must start ClickHouse"
             );
-            eprintln!("MAILTRACE_TEST_CLICKHOUSE is not set: skipping the ClickHouse tests");
+            eprintln!("{var} is not set: skipping");
             None
         }
     }
 }
 
-/// The test cluster (`MAILTRACE_TEST_CLICKHOUSE_CLUSTER`: a node's URL; scripts/test.sh starts
-/// two nodes and ZooKeeper), or `None` (skip) outside CI.
+/// The server's URL.
+fn server() -> Option<String> {
+    url_of("MAILTRACE_TEST_CLICKHOUSE")
+}
+
+/// The test cluster: a node's URL (scripts/test.sh starts two nodes and ZooKeeper).
 fn cluster() -> Option<String> {
-    match std::env::var("MAILTRACE_TEST_CLICKHOUSE_CLUSTER") {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ => {
-            assert!(
-                !std::env::var("CI").is_ok_and(|v| v == "true" || v == "1"),
-                "CI=true but MAILTRACE_TEST_CLICKHOUSE_CLUSTER is not set: scripts/test.sh must start the cluster"
-            );
-            eprintln!("MAILTRACE_TEST_CLICKHOUSE_CLUSTER is not set: skipping the cluster tests");
-            None
-        }
-    }
+    url_of("MAILTRACE_TEST_CLICKHOUSE_CLUSTER")
 }
 
 /// The cluster's name in the nodes' configuration (tests/clickhouse/start.sh).

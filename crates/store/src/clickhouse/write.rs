@@ -281,37 +281,10 @@ pub(super) async fn purge(
         purged.messages += n;
         purged.recipients += recipients;
     }
-    // Statistics of the same days.
-    for day in days_before(c, cluster, "stats", r.messages_before).await? {
-        let n: u64 = c
-            .query("SELECT count() FROM stats WHERE toYYYYMMDD(at) = ?")
-            .bind(day)
-            .fetch_one()
-            .await
-            .map_err(ch)?;
-        drop_day(c, cluster, "stats", day).await?;
-        purged.rollup_rows += n;
-    }
-    for day in days_before(c, cluster, "raw_lines", r.raw_before).await? {
-        let n: u64 = c
-            .query("SELECT count() FROM raw_lines WHERE toYYYYMMDD(at) = ?")
-            .bind(day)
-            .fetch_one()
-            .await
-            .map_err(ch)?;
-        drop_day(c, cluster, "raw_lines", day).await?;
-        purged.raw_lines += n;
-    }
-    for day in days_before(c, cluster, "loose_lines", r.raw_before).await? {
-        let n: u64 = c
-            .query("SELECT count() FROM loose_lines WHERE toYYYYMMDD(at) = ?")
-            .bind(day)
-            .fetch_one()
-            .await
-            .map_err(ch)?;
-        drop_day(c, cluster, "loose_lines", day).await?;
-        purged.loose_lines += n;
-    }
+    // Statistics of the same days; the raw log and loose lines of theirs.
+    purged.rollup_rows += drop_days(c, cluster, "stats", r.messages_before).await?;
+    purged.raw_lines += drop_days(c, cluster, "raw_lines", r.raw_before).await?;
+    purged.loose_lines += drop_days(c, cluster, "loose_lines", r.raw_before).await?;
     Ok(purged)
 }
 
@@ -334,6 +307,30 @@ fn key_kind(k: &str) -> &'static str {
     .into_iter()
     .find(|x| *x == k)
     .unwrap_or(ID)
+}
+
+/// Drop the days of `table` (whose time column is `at`) before `before`; returns the rows
+/// they held.
+async fn drop_days(
+    c: &clickhouse::Client,
+    cluster: Option<&str>,
+    table: &str,
+    before: mailtrace_model::Ts,
+) -> Result<u64, StoreError> {
+    let mut rows = 0;
+    for day in days_before(c, cluster, table, before).await? {
+        let n: u64 = c
+            .query(&format!(
+                "SELECT count() FROM {table} WHERE toYYYYMMDD(at) = ?"
+            ))
+            .bind(day)
+            .fetch_one()
+            .await
+            .map_err(ch)?;
+        drop_day(c, cluster, table, day).await?;
+        rows += n;
+    }
+    Ok(rows)
 }
 
 /// Drop the day `day` (`YYYYMMDD`) of `table` (of its local tables on every node of a
