@@ -71,7 +71,8 @@ admin.enableServer=false
 4lw.commands.whitelist=ruok
 CFG
 if ! zk_ok; then
-    ZOO_LOG_DIR="$DIR/zk" setsid "$ZKSERVER" start-foreground "$DIR/zk/zoo.cfg" >"$DIR/zk/out.log" 2>&1 &
+    # JMXDISABLE: no JMX port (it would listen on every interface).
+    JMXDISABLE=true ZOO_LOG_DIR="$DIR/zk" setsid "$ZKSERVER" start-foreground "$DIR/zk/zoo.cfg" >"$DIR/zk/out.log" 2>&1 &
     echo $! >"$DIR/zk.pid"
     for _ in $(seq 1 120); do
         zk_ok && break
