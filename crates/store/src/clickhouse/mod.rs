@@ -200,10 +200,19 @@ impl ClickHouseStore {
         &self,
         f: impl std::future::Future<Output = Result<T, StoreError>>,
     ) -> Result<T, StoreError> {
-        match &self.rt {
-            Some(rt) => rt.block_on(f),
-            None => Err(StoreError::Misuse("the store is being dropped")),
-        }
+        run_on(&self.rt, f)
+    }
+}
+
+/// Run `f` on the store's runtime `rt` (a function of the field, so that other fields can be
+/// borrowed meanwhile).
+fn run_on<T>(
+    rt: &Option<tokio::runtime::Runtime>,
+    f: impl std::future::Future<Output = Result<T, StoreError>>,
+) -> Result<T, StoreError> {
+    match rt {
+        Some(rt) => rt.block_on(f),
+        None => Err(StoreError::Misuse("the store is being dropped")),
     }
 }
 
@@ -302,11 +311,7 @@ impl Store for ClickHouseStore {
         if batch.pending {
             if p.rows.len() >= self.flush_rows {
                 p.flushed = true;
-                let (rows, client, writer) = (&mut p.rows, &self.client, &self.writer);
-                return match &self.rt {
-                    Some(rt) => rt.block_on(rows.flush(client, writer, seq)),
-                    None => Err(StoreError::Misuse("the store is being dropped")),
-                };
+                return run_on(&self.rt, p.rows.flush(&self.client, &self.writer, seq));
             }
             return Ok(());
         }
